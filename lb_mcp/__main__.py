@@ -1,4 +1,4 @@
-"""Composition root: ``lb-mcp serve | sim | demo | audit``. Only this module wires sdk, sim and server."""
+"""Composition root for ``lb-mcp serve | sim | demo | audit``: where sdk, sim and server meet."""
 
 from __future__ import annotations
 
