@@ -1,0 +1,33 @@
+"""Open the server's SQLite state files the same durable way everywhere.
+
+WAL with ``synchronous=FULL`` makes every commit an fsync of the write-ahead log, so a record
+whose ``commit`` returned survives ``kill -9`` and power loss. Files are created 0600 inside a
+0700 directory: they hold order history, which is private even though credentials are redacted.
+Connections run in autocommit mode; callers open explicit transactions (``BEGIN IMMEDIATE``)
+where several statements must land together.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+MEMORY = ":memory:"
+
+
+def open_db(path: Path | str) -> sqlite3.Connection:
+    """A connection usable from worker threads (callers serialise access with a lock)."""
+    if str(path) != MEMORY:
+        target = Path(path)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(target, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+__all__ = ["MEMORY", "open_db"]
