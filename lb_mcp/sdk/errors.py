@@ -3,8 +3,9 @@
 ::
 
     OpenApiException(kind, code, trace_id, message)
-    ├── HttpError                transport failure, non-envelope body (kind=Http)
+    ├── HttpError                transport failure, non-envelope body (kind=Http; ``status``)
     │   └── RequestTimeout       no answer in time; for a submit the outcome is unknown
+    ├── InvalidArgument          refused locally before sending (quantity <= 0, NaN price…)
     ├── ApiError                 the server answered with a non-zero business code (kind=OpenApi)
     │   ├── AuthError            401xxx / 403xxx: bad signature, token expired, app key illegal
     │   ├── RateLimitError       429xxx, 301606: retryable after ``retry_after_s``
@@ -64,15 +65,36 @@ class OpenApiException(Exception):
 
 
 class HttpError(OpenApiException):
+    """No usable envelope: transport failure or a non-JSON answer. ``status`` is the HTTP status."""
+
     kind = ErrorKind.Http
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        trace_id: str = "",
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, trace_id=trace_id)
+        self.status = status
 
 
 class RequestTimeout(HttpError):
-    """The peer did not answer in time. For a state-changing call the outcome is unknown."""
+    """The peer did not answer in time. For a state-changing call the outcome is unknown.
+
+    A timed-out ``submit_order`` may or may not have placed the order: look it up (today's
+    orders, or resubmit with the same ``client_request_id``) before sending it again.
+    """
 
     @property
     def retryable(self) -> bool:
         return True
+
+
+class InvalidArgument(OpenApiException):
+    """Refused locally before sending: the input is malformed and nothing reached the server."""
 
 
 class ApiError(OpenApiException):
@@ -132,6 +154,7 @@ __all__ = [
     "ConnectionClosed",
     "ErrorKind",
     "HttpError",
+    "InvalidArgument",
     "OpenApiException",
     "OrderError",
     "ProtocolError",
