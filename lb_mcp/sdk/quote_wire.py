@@ -1,0 +1,354 @@
+"""Quote protobuf messages -> :mod:`lb_mcp.sdk.quote_models`, and how pushes merge.
+
+Wire conventions (protocol.md §5.4): decimals travel as strings and are parsed with
+``Decimal(text)`` (empty or unparsable -> 0, as the official SDK; depth price -> None), times
+are epoch seconds (-> UTC ``datetime``), dates ``YYYYMMDD`` and session times ``HHMM`` ints.
+Unknown enum numbers fall back to the first member, like the SDK.
+
+Merging follows the SDK's local store (§5.2): a PushQuote's zero fields mean "unchanged" and
+the merged quote is what consumers see; depth and broker levels are upserted by ``position``;
+trades are appended. The same rules coalesce pushes that wait in a
+:class:`~lb_mcp.sdk.pushes.PushBuffer` (:func:`coalesce`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from enum import IntEnum
+from typing import Any, TypeVar
+
+from .enums import Market, TradeDirection, TradeSession, TradeStatus
+from .errors import ProtocolError
+from .quote_models import (
+    Brokers,
+    Candlestick,
+    Depth,
+    IntradayLine,
+    MarketTradingDays,
+    MarketTradingSession,
+    PrePostQuote,
+    PushBrokers,
+    PushDepth,
+    PushQuote,
+    PushTrades,
+    SecurityBrokers,
+    SecurityDepth,
+    SecurityQuote,
+    SecurityStaticInfo,
+    Trade,
+    TradingSessionInfo,
+    utc_from_epoch,
+)
+
+E = TypeVar("E", bound=IntEnum)
+
+MAX_COALESCED_TRADES = 1000  # the SDK keeps about this many trades per symbol
+_ZERO = Decimal(0)
+
+
+# ---------------------------------------------------------------------------- scalars
+
+
+def dec(text: str) -> Decimal:
+    """A wire decimal string; empty or unparsable -> 0 (the SDK's lenient rule)."""
+    if not text:
+        return _ZERO
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return _ZERO
+    return value if value.is_finite() else _ZERO
+
+
+def opt_dec(text: str) -> Decimal | None:
+    """A wire decimal string where empty means "none" (depth price)."""
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def enum_or_default(kind: type[E], value: int) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        return next(iter(kind))
+
+
+def yyyymmdd(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC).date()
+    except ValueError:
+        raise ProtocolError(f"not a YYYYMMDD date: {text!r}") from None
+
+
+def hhmm(value: int) -> time:
+    hours, minutes = divmod(value, 100)
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise ProtocolError(f"not an HHMM time: {value}")
+    return time(0, 0) if hours == 24 else time(hours, minutes)
+
+
+# ---------------------------------------------------------------------------- pull responses
+
+
+def pre_post_quote(message: Any) -> PrePostQuote:
+    return PrePostQuote(
+        last_done=dec(message.last_done),
+        timestamp=utc_from_epoch(message.timestamp),
+        volume=message.volume,
+        turnover=dec(message.turnover),
+        high=dec(message.high),
+        low=dec(message.low),
+        prev_close=dec(message.prev_close),
+    )
+
+
+def _optional_pre_post(message: Any, name: str) -> PrePostQuote | None:
+    return pre_post_quote(getattr(message, name)) if message.HasField(name) else None
+
+
+def security_quote(message: Any) -> SecurityQuote:
+    return SecurityQuote(
+        symbol=message.symbol,
+        last_done=dec(message.last_done),
+        prev_close=dec(message.prev_close),
+        open=dec(message.open),
+        high=dec(message.high),
+        low=dec(message.low),
+        timestamp=utc_from_epoch(message.timestamp),
+        volume=message.volume,
+        turnover=dec(message.turnover),
+        trade_status=enum_or_default(TradeStatus, message.trade_status),
+        pre_market_quote=_optional_pre_post(message, "pre_market_quote"),
+        post_market_quote=_optional_pre_post(message, "post_market_quote"),
+        overnight_quote=_optional_pre_post(message, "over_night_quote"),
+    )
+
+
+def static_info(message: Any) -> SecurityStaticInfo:
+    return SecurityStaticInfo(
+        symbol=message.symbol,
+        name_cn=message.name_cn,
+        name_en=message.name_en,
+        name_hk=message.name_hk,
+        exchange=message.exchange,
+        currency=message.currency,
+        lot_size=message.lot_size,
+        total_shares=message.total_shares,
+        circulating_shares=message.circulating_shares,
+        hk_shares=message.hk_shares,
+        eps=dec(message.eps),
+        eps_ttm=dec(message.eps_ttm),
+        bps=dec(message.bps),
+        dividend_yield=dec(message.dividend_yield),
+        stock_derivatives=list(message.stock_derivatives),
+        board=message.board,
+    )
+
+
+def depth_level(message: Any) -> Depth:
+    return Depth(
+        position=message.position,
+        price=opt_dec(message.price),
+        volume=message.volume,
+        order_num=message.order_num,
+    )
+
+
+def security_depth(message: Any) -> SecurityDepth:
+    return SecurityDepth(
+        asks=[depth_level(m) for m in message.ask], bids=[depth_level(m) for m in message.bid]
+    )
+
+
+def brokers_level(message: Any) -> Brokers:
+    return Brokers(position=message.position, broker_ids=list(message.broker_ids))
+
+
+def security_brokers(message: Any) -> SecurityBrokers:
+    return SecurityBrokers(
+        ask_brokers=[brokers_level(m) for m in message.ask_brokers],
+        bid_brokers=[brokers_level(m) for m in message.bid_brokers],
+    )
+
+
+def trade(message: Any) -> Trade:
+    return Trade(
+        price=dec(message.price),
+        volume=message.volume,
+        timestamp=utc_from_epoch(message.timestamp),
+        trade_type=message.trade_type,
+        direction=enum_or_default(TradeDirection, message.direction),
+        trade_session=enum_or_default(TradeSession, message.trade_session),
+    )
+
+
+def intraday_line(message: Any) -> IntradayLine:
+    return IntradayLine(
+        price=dec(message.price),
+        timestamp=utc_from_epoch(message.timestamp),
+        volume=message.volume,
+        turnover=dec(message.turnover),
+        avg_price=dec(message.avg_price),
+    )
+
+
+def candlestick(message: Any) -> Candlestick:
+    return Candlestick(
+        close=dec(message.close),
+        open=dec(message.open),
+        low=dec(message.low),
+        high=dec(message.high),
+        volume=message.volume,
+        turnover=dec(message.turnover),
+        timestamp=utc_from_epoch(message.timestamp),
+        trade_session=enum_or_default(TradeSession, message.trade_session),
+    )
+
+
+def market_trading_session(message: Any) -> MarketTradingSession:
+    return MarketTradingSession(
+        market=Market.parse(message.market),
+        trade_sessions=[
+            TradingSessionInfo(
+                begin_time=hhmm(period.beg_time),
+                end_time=hhmm(period.end_time),
+                trade_session=enum_or_default(TradeSession, period.trade_session),
+            )
+            for period in message.trade_session
+        ],
+    )
+
+
+def market_trading_days(message: Any) -> MarketTradingDays:
+    return MarketTradingDays(
+        trading_days=[yyyymmdd(d) for d in message.trade_day],
+        half_trading_days=[yyyymmdd(d) for d in message.half_trade_day],
+    )
+
+
+# ---------------------------------------------------------------------------- pushes
+
+
+def push_quote(message: Any, previous: PushQuote | None) -> PushQuote:
+    """Merge a PushQuote into the last known state: zero/empty price fields are "unchanged"."""
+
+    def keep(text: str, old: Decimal | None) -> Decimal:
+        value = dec(text)
+        return old if value == 0 and old is not None else value
+
+    return PushQuote(
+        last_done=keep(message.last_done, previous.last_done if previous else None),
+        open=keep(message.open, previous.open if previous else None),
+        high=keep(message.high, previous.high if previous else None),
+        low=keep(message.low, previous.low if previous else None),
+        timestamp=utc_from_epoch(message.timestamp),
+        volume=message.volume or (previous.volume if previous else 0),
+        turnover=keep(message.turnover, previous.turnover if previous else None),
+        trade_status=enum_or_default(TradeStatus, message.trade_status),
+        trade_session=enum_or_default(TradeSession, message.trade_session),
+        current_volume=message.current_volume,
+        current_turnover=dec(message.current_turnover),
+        sequence=message.sequence,
+    )
+
+
+def push_quote_from_snapshot(quote: SecurityQuote, previous: PushQuote | None) -> PushQuote:
+    """A pulled quote (cmd 11) as a push; ``sequence`` 0 marks it as a snapshot."""
+    return PushQuote(
+        last_done=quote.last_done,
+        open=quote.open,
+        high=quote.high,
+        low=quote.low,
+        timestamp=quote.timestamp,
+        volume=quote.volume,
+        turnover=quote.turnover,
+        trade_status=quote.trade_status,
+        trade_session=previous.trade_session if previous else TradeSession.Intraday,
+        current_volume=0,
+        current_turnover=_ZERO,
+        sequence=0,
+    )
+
+
+def push_depth(message: Any) -> PushDepth:
+    return PushDepth(
+        asks=[depth_level(m) for m in message.ask],
+        bids=[depth_level(m) for m in message.bid],
+        sequence=message.sequence,
+    )
+
+
+def push_brokers(message: Any) -> PushBrokers:
+    return PushBrokers(
+        ask_brokers=[brokers_level(m) for m in message.ask_brokers],
+        bid_brokers=[brokers_level(m) for m in message.bid_brokers],
+        sequence=message.sequence,
+    )
+
+
+def push_trades(message: Any) -> PushTrades:
+    return PushTrades(trades=[trade(m) for m in message.trade], sequence=message.sequence)
+
+
+def _upsert(old: list[Any], new: list[Any]) -> list[Any]:
+    levels = {level.position: level for level in old}
+    levels.update({level.position: level for level in new})
+    return [levels[position] for position in sorted(levels)]
+
+
+PushValue = PushQuote | PushDepth | PushBrokers | PushTrades
+
+
+def coalesce(old: PushValue, new: PushValue) -> PushValue:
+    """Fold a newer push into one still waiting for the consumer (same symbol and kind)."""
+    if isinstance(old, PushDepth) and isinstance(new, PushDepth):
+        return PushDepth(
+            asks=_upsert(old.asks, new.asks),
+            bids=_upsert(old.bids, new.bids),
+            sequence=new.sequence,
+        )
+    if isinstance(old, PushBrokers) and isinstance(new, PushBrokers):
+        return PushBrokers(
+            ask_brokers=_upsert(old.ask_brokers, new.ask_brokers),
+            bid_brokers=_upsert(old.bid_brokers, new.bid_brokers),
+            sequence=new.sequence,
+        )
+    if isinstance(old, PushTrades) and isinstance(new, PushTrades):
+        trades = [*old.trades, *new.trades][-MAX_COALESCED_TRADES:]
+        return PushTrades(trades=trades, sequence=new.sequence)
+    return new  # quotes are already merged state: the newest wins
+
+
+__all__ = [
+    "MAX_COALESCED_TRADES",
+    "PushValue",
+    "brokers_level",
+    "candlestick",
+    "coalesce",
+    "dec",
+    "depth_level",
+    "enum_or_default",
+    "hhmm",
+    "intraday_line",
+    "market_trading_days",
+    "market_trading_session",
+    "opt_dec",
+    "pre_post_quote",
+    "push_brokers",
+    "push_depth",
+    "push_quote",
+    "push_quote_from_snapshot",
+    "push_trades",
+    "security_brokers",
+    "security_depth",
+    "security_quote",
+    "static_info",
+    "trade",
+    "yyyymmdd",
+]

@@ -1,0 +1,267 @@
+"""One WebSocket connection of the socket protocol: pump bytes, correlate requests, stay alive.
+
+A :class:`Link` owns a ``websockets`` client connection and a fresh client
+:class:`~lb_mcp.sdk.protocol.Protocol` (request ids restart at 1 on every connection). Its read
+loop only feeds received messages to the protocol and dispatches the events: responses resolve
+the futures their callers wait on, pushes go to a synchronous handler. It never awaits a
+response, so a stalled request never delays pushes or other requests (the official SDK's core
+awaits each round trip, reliability.md §2).
+
+Liveness (:meth:`Link.watch`): our own WebSocket pings with a deadline for the pong, a watchdog
+on received frames, and the official SDK's rule of dropping a link that has seen no server ping
+for 120 s. Whatever kills the link, the reader ends, in-flight requests fail with
+:class:`ConnectionLost` and :attr:`Link.closed` is set; the session decides what comes next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed as WsConnectionClosed
+from websockets.frames import Frame, Opcode
+
+from .codec import MAX_BODY_LEN
+from .commands import ControlCommand
+from .errors import ConnectionClosed, RequestTimeout
+from .protocol import (
+    Event,
+    Protocol,
+    ProtocolViolation,
+    PushReceived,
+    RequestCancelled,
+    RequestTimedOut,
+    ResponseReceived,
+    Side,
+    State,
+)
+
+log = logging.getLogger(__name__)
+
+HANDSHAKE_QUERY: Final = "version=1&codec=1&platform=9"
+CONNECT_TIMEOUT_S: Final = 5.0  # TCP + upgrade, as the official SDK
+CLOSE_TIMEOUT_S: Final = 2.0
+_MAX_MESSAGE: Final = MAX_BODY_LEN + 64  # one packet: header + u24 body + verify trailer
+
+PushHandler = Callable[[int, bytes], None]
+
+
+class ConnectionLost(ConnectionClosed):
+    """The link dropped before this request was answered (or sent): its outcome is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """How a dead or mute link is detected (seconds). Tests use short values."""
+
+    ping_interval: float = 10.0  # our WebSocket ping period
+    ping_timeout: float = 10.0  # ... and how long the server has to answer it
+    data_timeout: float = 30.0  # no frame at all (data, pong, ping) for this long: dead
+    server_ping_timeout: float = 120.0  # no server ping for this long: dead (as the SDK)
+
+
+class _WatchedConnection(ClientConnection):
+    """A client connection that remembers when it last received any frame and a server ping."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        now = self.loop.time()
+        self.last_frame_at = now
+        self.last_ping_at = now
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame):
+            now = self.loop.time()
+            self.last_frame_at = now
+            if event.opcode is Opcode.PING:
+                self.last_ping_at = now
+        super().process_event(event)
+
+
+class Link:
+    """One authenticated-or-not WebSocket connection. Create with :meth:`open`."""
+
+    def __init__(self, ws: _WatchedConnection, name: str, on_push: PushHandler) -> None:
+        self.ws = ws
+        self.name = name
+        self.proto = Protocol(Side.CLIENT)
+        self.open = False  # authenticated and published by the session
+        self.error: str | None = None  # why the link ended (secret-free)
+        self.closed = asyncio.Event()
+        self._on_push = on_push
+        self._pending: dict[int, asyncio.Future[ResponseReceived]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open_link(
+        cls, url: str, headers: dict[str, str], name: str, on_push: PushHandler
+    ) -> Link:
+        """Connect ``url`` (already carrying the handshake query) and start reading."""
+        ws = await connect(
+            url,
+            open_timeout=CONNECT_TIMEOUT_S,
+            compression=None,
+            additional_headers=headers,
+            # Keepalive is ours (see watch), so that a mute server is caught on our bound.
+            ping_interval=None,
+            ping_timeout=None,
+            close_timeout=CLOSE_TIMEOUT_S,
+            max_size=_MAX_MESSAGE,
+            proxy=None,
+            create_connection=_WatchedConnection,
+        )
+        assert isinstance(ws, _WatchedConnection)
+        link = cls(ws, name, on_push)
+        link._reader = asyncio.get_running_loop().create_task(
+            link._read(), name=f"lb-{name}-reader"
+        )
+        return link
+
+    def start_watching(self, liveness: Liveness) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._watch(liveness), name=f"lb-{self.name}-liveness"
+        )
+
+    def kill(self, reason: str) -> None:
+        """Drop the link at once (no closing handshake: the peer may be gone)."""
+        if self.error is None:
+            self.error = reason
+        self.open = False
+        transport = self.ws.transport
+        if transport is not None:
+            transport.abort()
+
+    async def discard(self, *, graceful: bool = False) -> None:
+        """Close (politely if ``graceful`` and still healthy) and wait for the link's tasks."""
+        self.open = False
+        current = asyncio.current_task()
+        if self._watcher is not None and self._watcher is not current:
+            self._watcher.cancel()
+        if graceful and self.error is None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        self.kill(self.error or "closed by the client")
+        tasks = [t for t in (self._reader, self._watcher) if t is not None and t is not current]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ requests
+
+    async def call(self, cmd: int, body: bytes, timeout_s: float) -> ResponseReceived:
+        """Send one request and wait (at most ``timeout_s``) for its response event."""
+        loop = asyncio.get_running_loop()
+        if self.proto.state is State.CLOSED:
+            raise ConnectionLost(f"cmd {cmd}: the {self.name} connection is closed")
+        now = loop.time()
+        request_id = self.proto.send_request(cmd, body, now, timeout_s)
+        future: asyncio.Future[ResponseReceived] = loop.create_future()
+        self._pending[request_id] = future
+        try:
+            async with asyncio.timeout(timeout_s):
+                for data in self.proto.data_to_send():
+                    await self.ws.send(data)
+                return await future
+        except WsConnectionClosed:
+            # The reader is about to cancel every in-flight request; wait for that verdict.
+            return await future
+        except TimeoutError:
+            self.proto.handle_timeout(now + timeout_s)
+            self._dispatch(self.proto.events_received())
+            raise RequestTimeout(
+                f"cmd {cmd}: no answer on the {self.name} socket within {timeout_s:.3g} s"
+            ) from None
+        finally:
+            self._pending.pop(request_id, None)
+            if not future.done():
+                future.cancel()
+
+    # ------------------------------------------------------------------ pumping
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async for message in self.ws:
+                if isinstance(message, str):
+                    self.error = "protocol error: the server sent a text frame"
+                    break
+                self.proto.receive_data(message, loop.time())
+                self._dispatch(self.proto.events_received())
+                if self.proto.state is State.CLOSED:
+                    break
+        except WsConnectionClosed as exc:
+            if self.error is None:
+                code = exc.rcvd.code if exc.rcvd else "no close frame"
+                self.error = f"connection closed ({code})"
+        finally:
+            self.open = False
+            self.proto.close()
+            self._dispatch(self.proto.events_received())
+            self.kill(self.error or "connection closed by the server")
+            self.closed.set()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ResponseReceived):
+                self._resolve(event.request_id, event)
+            elif isinstance(event, PushReceived):
+                if event.cmd == ControlCommand.CLOSE:
+                    log.info("%s socket: the server announced it is closing", self.name)
+                    continue
+                try:
+                    self._on_push(event.cmd, event.body)
+                except Exception:  # a bad push must never stop the read loop
+                    log.exception("%s socket: push cmd %d handler failed", self.name, event.cmd)
+            elif isinstance(event, RequestTimedOut):
+                self._resolve(event.request_id, RequestTimeout(f"cmd {event.cmd}: timed out"))
+            elif isinstance(event, RequestCancelled):
+                lost = f"cmd {event.cmd}: the {self.name} connection dropped before an answer"
+                self._resolve(event.request_id, ConnectionLost(lost))
+            elif isinstance(event, ProtocolViolation):
+                self.error = f"protocol error: {event.error}"
+
+    def _resolve(self, request_id: int, outcome: ResponseReceived | Exception) -> None:
+        future = self._pending.pop(request_id, None)
+        if future is None or future.done():
+            return
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    async def _watch(self, liveness: Liveness) -> None:
+        """Ping the server and watch for silence; kill the link when it looks dead."""
+        ws = self.ws
+        loop = asyncio.get_running_loop()
+        while self.open:
+            await asyncio.sleep(liveness.ping_interval)
+            now = loop.time()
+            if now - ws.last_frame_at > liveness.data_timeout:
+                self.kill(f"no data from the server for {now - ws.last_frame_at:.1f} s")
+                return
+            if now - ws.last_ping_at > liveness.server_ping_timeout:
+                self.kill(f"no ping from the server for {now - ws.last_ping_at:.1f} s")
+                return
+            try:
+                async with asyncio.timeout(liveness.ping_timeout):
+                    pong = await ws.ping()
+                    await pong
+            except TimeoutError:
+                self.kill(f"ping timeout: no pong within {liveness.ping_timeout:g} s")
+                return
+            except WsConnectionClosed:
+                return
+
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "HANDSHAKE_QUERY",
+    "ConnectionLost",
+    "Link",
+    "Liveness",
+    "PushHandler",
+]
