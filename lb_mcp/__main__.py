@@ -1,10 +1,30 @@
-"""Composition root for ``lb-mcp serve | sim | demo | audit``: where sdk, sim and server meet."""
+"""Composition root for ``lb-mcp serve | sim | demo | audit``: where sdk, sim and server meet.
+
+``serve`` picks the backend from the environment, once: without ``LONGBRIDGE_*`` (or legacy
+``LONGPORT_*``) credentials it starts the embedded simulator in-process (mode sandbox); with
+them it uses ``Config.from_apikey_env()`` (mode live). Logs go to stderr only, because stdout is
+the stdio transport.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lb_mcp.server.backend import Backend
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+CREDENTIAL_KEYS = ("APP_KEY", "APP_SECRET", "ACCESS_TOKEN")
+log = logging.getLogger("lb_mcp")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -17,7 +37,126 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--hours", choices=["always", "real"], default="always")
     sim.add_argument("--push-rate", type=float, default=2.0, help="quote pushes per symbol per s")
+
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (loopback)")
+    serve.add_argument("--port", type=int, default=8765, help="HTTP port (0 = any free port)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="Host header to accept when binding a non-loopback address (repeatable)",
+    )
+    serve.add_argument("--seed", type=int, default=7, help="simulator seed (sandbox only)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
+
+    demo = sub.add_parser("demo", help="drive the server on the simulator from a real client")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--updates", type=int, default=3, help="streamed updates to print")
+
+    audit = sub.add_parser("audit", help="print the order audit log")
+    audit.add_argument("--since", default=None, metavar="ISO", help="only events from this time")
+    audit.add_argument("--state-dir", default=None, help="default: LB_MCP_STATE_DIR or XDG state")
     return parser
+
+
+def has_credentials(env: Mapping[str, str]) -> bool:
+    return any(
+        env.get(prefix + key, "").strip()
+        for prefix in ("LONGBRIDGE_", "LONGPORT_")
+        for key in CREDENTIAL_KEYS
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@asynccontextmanager
+async def open_backend(env: Mapping[str, str], seed: int = 7) -> AsyncIterator[Backend]:
+    """The Backend for this environment; the simulator runs for as long as the context."""
+    from lb_mcp.sdk.config import Config
+    from lb_mcp.sdk.enums import Mode
+    from lb_mcp.server.backend import Backend
+
+    if has_credentials(env):
+        config = Config.from_apikey_env(env=env)
+        yield Backend(config=config, mode=Mode.LIVE, description="Longbridge OpenAPI (live)")
+        return
+    from lb_mcp.sim import Simulator
+
+    async with Simulator(seed=seed, tick=True) as sim:
+        yield Backend(
+            config=sim.config,
+            mode=Mode.SANDBOX,
+            description=f"embedded simulator (seed {seed}, simulated money)",
+        )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from lb_mcp.server.app import build_server
+    from lb_mcp.server.settings import ServerSettings
+
+    if args.transport == "http" and not _is_loopback(args.host) and not args.allow_host:
+        log.error(
+            "refusing to bind %s: not a loopback address. Pass --allow-host for every Host "
+            "name clients will use (DNS-rebinding protection stays on).",
+            args.host,
+        )
+        return 2
+    settings = ServerSettings.from_env()
+    async with open_backend(os.environ, args.seed) as backend:
+        mcp = build_server(settings, backend)
+        log.info("lb-mcp: mode %s (%s)", backend.mode.value, backend.description)
+        if args.transport == "stdio":
+            await mcp.run_stdio_async()
+        else:
+            await _serve_http(mcp, args.host, args.port, args.allow_host)
+    return 0
+
+
+async def _serve_http(mcp: object, host: str, port: int, allow_hosts: list[str]) -> None:
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    assert isinstance(mcp, MCPServer)
+    security = None
+    if allow_hosts:
+        hosts = [h if ":" in h else f"{h}:*" for h in allow_hosts]
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=hosts,
+            allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
+        )
+    # With security=None and a loopback host the SDK turns its Host/Origin checks on itself.
+    app = mcp.streamable_http_app(host=host, transport_security=security)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"lb-mcp: serving MCP on http://{shown}:{bound}/mcp", file=sys.stderr, flush=True)
+    await server.serve(sockets=[sock])
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +171,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             hours=args.hours,
             push_rate=args.push_rate,
         )
+    if args.command == "serve":
+        _logging(args.verbose)
+        try:
+            return asyncio.run(_serve(args))
+        except KeyboardInterrupt:
+            return 0
+    if args.command == "demo":
+        _logging(False)
+        from lb_mcp.server.demo import run_demo
+        from lb_mcp.server.settings import ServerSettings
+
+        async def demo() -> int:
+            async with open_backend({}, args.seed) as backend:
+                return await run_demo(ServerSettings.from_env(), backend, updates=args.updates)
+
+        try:
+            return asyncio.run(demo())
+        except KeyboardInterrupt:
+            return 130
+    if args.command == "audit":
+        from lb_mcp.server.audit_cli import run_audit
+
+        return run_audit(args.since, args.state_dir)
     return 2
 
 

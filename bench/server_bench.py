@@ -1,0 +1,163 @@
+"""Server benchmarks; prints numbers. Run: ``.venv/bin/python bench/server_bench.py``.
+
+1. Cold start of ``lb-mcp serve`` (stdio, sandbox) to the initialize result, vs a bare
+   MCPServer with one tool started the same way (ratio).
+2. ``tools/call quote`` over stdio minus the direct SDK-level call for the same symbol (p50).
+3. Push -> ``notifications/resources/updated`` latency in process (p99), with the fan-out
+   interval at 0 so the number is the pipeline's own cost.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.server.appkit import SimQuote, make_server, running_sim, settings_for  # noqa: E402
+
+RUNS = 5
+CALLS = 20
+PACE_S = 0.15  # stay under the simulator's rate limit; not part of any measurement
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LONGBRIDGE_", "LONGPORT_"))}
+    env.update(
+        HOME=str(tmp), LB_MCP_STATE_DIR=str(tmp / "state"), LB_MCP_APPROVAL_OPEN_BROWSER="off"
+    )
+    return env
+
+
+async def _cold_start(params: StdioServerParameters) -> float:
+    start = time.perf_counter()
+    async with Client(params, mode="legacy"):
+        return time.perf_counter() - start
+
+
+async def cold_start(tmp: Path) -> None:
+    exe = Path(sys.executable).with_name("lb-mcp")
+    ours = StdioServerParameters(command=str(exe), args=["serve"], env=_env(tmp))
+    bare_py = tmp / "bare.py"
+    bare_py.write_text(
+        textwrap.dedent(
+            """
+            from mcp.server.mcpserver import MCPServer
+            mcp = MCPServer("bare")
+            @mcp.tool()
+            def ping() -> str:
+                return "pong"
+            mcp.run()
+            """
+        )
+    )
+    bare = StdioServerParameters(command=sys.executable, args=[str(bare_py)], env=_env(tmp))
+    a = [await _cold_start(ours) for _ in range(RUNS)]
+    b = [await _cold_start(bare) for _ in range(RUNS)]
+    print(
+        f"cold start to initialize: lb-mcp {statistics.median(a) * 1000:.0f} ms, "
+        f"bare MCPServer {statistics.median(b) * 1000:.0f} ms, "
+        f"ratio {statistics.median(a) / statistics.median(b):.2f}"
+    )
+
+
+async def quote_overhead(tmp: Path) -> None:
+    """tools/call quote over stdio vs the SDK-level call. Uses the real QuoteContext when the
+    simulator serves quotes; otherwise reports the REST account_balance overhead instead."""
+    exe = Path(sys.executable).with_name("lb-mcp")
+    params = StdioServerParameters(command=str(exe), args=["serve"], env=_env(tmp))
+    async with Client(params, mode="legacy") as client:
+        probe = await client.call_tool("quote", {"symbols": ["700.HK"]})
+        tool, args = ("quote", {"symbols": ["700.HK"]})
+        if probe.is_error:
+            tool, args = ("account_balance", {})
+        via_mcp = []
+        for _ in range(CALLS):
+            t = time.perf_counter()
+            await client.call_tool(tool, args)
+            via_mcp.append(time.perf_counter() - t)
+            await anyio.sleep(PACE_S)
+    async with running_sim() as sim:
+        from lb_mcp.sdk.trade import TradeContext
+
+        direct = []
+        if tool == "quote":
+            from lb_mcp.sdk.quote import QuoteContext
+
+            async with QuoteContext(sim.config) as q:
+                for _ in range(CALLS):
+                    t = time.perf_counter()
+                    await q.quote(["700.HK"])
+                    direct.append(time.perf_counter() - t)
+                    await anyio.sleep(PACE_S)
+        else:
+            async with TradeContext(sim.config) as tc:
+                for _ in range(CALLS):
+                    t = time.perf_counter()
+                    await tc.account_balance()
+                    direct.append(time.perf_counter() - t)
+                    await anyio.sleep(PACE_S)
+    p50 = statistics.median(via_mcp) - statistics.median(direct)
+    print(
+        f"tools/call {tool} over stdio: p50 {statistics.median(via_mcp) * 1000:.2f} ms, "
+        f"direct SDK p50 {statistics.median(direct) * 1000:.2f} ms, "
+        f"MCP overhead p50 {p50 * 1000:.2f} ms"
+    )
+
+
+async def push_latency(tmp: Path) -> None:
+    lat: list[float] = []
+    arrived = anyio.Event()
+    sent_at: list[float] = [0.0]
+
+    async def on_message(message: Any) -> None:
+        root = getattr(message, "root", message)
+        if isinstance(root, types.ResourceUpdatedNotification) and "quote" in str(root.params.uri):
+            lat.append(time.perf_counter() - sent_at[0])
+            arrived.set()
+
+    async with running_sim() as sim:
+        server = make_server(sim, settings_for(tmp), quote_factory=lambda c: SimQuote(sim.market))
+        async with Client(server, mode="legacy", message_handler=on_message) as client:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                await client.session.subscribe_resource("longbridge://quote/700.HK")
+            await arrived.wait()
+            lat.clear()
+            for _ in range(300):
+                arrived = anyio.Event()
+                sent_at[0] = time.perf_counter()
+                sim.market.step()
+                with anyio.fail_after(5):
+                    await arrived.wait()
+    lat.sort()
+    p99 = lat[int(len(lat) * 0.99) - 1]
+    print(
+        f"push -> resources/updated (in process, {len(lat)} pushes): "
+        f"p50 {statistics.median(lat) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms"
+    )
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        await cold_start(tmp)
+        await quote_overhead(tmp)
+        await push_latency(tmp)
+
+
+if __name__ == "__main__":
+    anyio.run(main)

@@ -1,0 +1,187 @@
+"""Shared output and input types for tool results: exact money, UTC times, defanged broker text.
+
+* ``Money`` / ``Qty``: ``Decimal`` in Python, a plain decimal **string** on the wire
+  (``"412.35"``, never ``4.1235E+2``), and the JSON schema says ``string`` so that the
+  ``outputSchema`` and the ``structuredContent`` agree (mcp.md §3.2).
+* ``UtcTime``: timezone-aware, serialized as ISO 8601 with a ``Z`` suffix.
+* ``BrokerText``: text that came from the broker (names, messages, remarks). It is data for the
+  model, never instructions: control and bidi-override characters are removed, newlines are
+  flattened and the length is capped, so a hostile name cannot forge structure in the output.
+* ``parse_decimal_arg``: strict decimal input (plain digits, optional fraction; no NaN, Inf,
+  exponent or sign) for tool arguments that carry money or quantities as strings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from mcp_types import ToolAnnotations
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from .canonical import IntentError, normalize_symbol
+from .errors import ToolFailure
+
+_DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+_ARG_DECIMAL_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,10})?$")
+MAX_TEXT = 256  # cap on any free-text argument and on broker text we echo
+_BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+
+
+def decimal_text(value: Decimal) -> str:
+    """Fixed-point text of a finite decimal; ``-0`` becomes ``0``; trailing zeros kept as given."""
+    if not value.is_finite():
+        raise ValueError("decimal must be finite")
+    text = format(value, "f")
+    return "0" if text in ("-0", "-0.0") or (text.startswith("-") and value == 0) else text
+
+
+def _utc_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    """Broker-provided text made safe to echo: no controls, no bidi overrides, one line, capped."""
+    out = []
+    for ch in value:
+        if ch in ("\n", "\r", "\t"):
+            out.append(" ")
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
+            continue
+        else:
+            out.append(ch)
+    text = " ".join("".join(out).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+Money = Annotated[
+    Decimal,
+    PlainSerializer(decimal_text, return_type=str, when_used="always"),
+    WithJsonSchema(
+        {"type": "string", "pattern": _DECIMAL_PATTERN, "description": "exact decimal as a string"}
+    ),
+]
+Qty = Money
+UtcTime = Annotated[
+    datetime,
+    PlainSerializer(_utc_text, return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "UTC, ISO 8601"}),
+]
+BrokerText = Annotated[str, AfterValidator(clean_text)]
+
+
+class Out(BaseModel):
+    """Base of every tool result model: frozen, and unknown fields are a programming error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def parse_decimal_arg(value: Any, what: str, *, positive: bool = True) -> Decimal:
+    """A decimal tool argument given as a string (or an int), refused when malformed.
+
+    Floats are refused because they cannot carry a price exactly; the model is told to send a
+    string such as ``"412.2"``.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ToolFailure("INVALID_ARGUMENT", f'{what} must be a decimal string such as "100"')
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ToolFailure(
+            "INVALID_ARGUMENT", f'{what} must be a decimal string such as "412.2", not a number'
+        )
+    if text.startswith("-"):
+        raise ToolFailure("INVALID_ARGUMENT", f"{what} must not be negative")
+    if not _ARG_DECIMAL_RE.match(text):
+        raise ToolFailure(
+            "INVALID_ARGUMENT",
+            f'{what} must be a plain decimal such as "100" or "412.2" '
+            "(no exponent, NaN, Infinity or sign)",
+        )
+    number = Decimal(text)
+    if positive and number <= 0:
+        raise ToolFailure("INVALID_ARGUMENT", f"{what} must be greater than 0")
+    return number
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+MAX_SYMBOLS_ARG = 500
+SymbolArg = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="a Longbridge symbol TICKER.MARKET, e.g. 700.HK, AAPL.US, 600519.SH",
+    ),
+]
+SymbolsArg = Annotated[
+    list[Annotated[str, Field(max_length=32)]],
+    Field(
+        min_length=1,
+        max_length=MAX_SYMBOLS_ARG,
+        description='1 to 500 symbols TICKER.MARKET, e.g. ["700.HK", "AAPL.US"]',
+    ),
+]
+TextArg = Annotated[str, Field(max_length=MAX_TEXT)]
+
+
+def parse_symbol(symbol: str) -> str:
+    try:
+        return normalize_symbol(symbol)
+    except IntentError as exc:
+        raise ToolFailure(exc.code, f"{exc.message}; got an invalid symbol") from None
+
+
+def parse_symbols(symbols: list[str]) -> list[str]:
+    """Normalised, de-duplicated (order kept), 1..500 symbols; ``BAD_SYMBOL`` otherwise."""
+    if not symbols:
+        raise ToolFailure("INVALID_ARGUMENT", 'give at least one symbol, e.g. ["700.HK"]')
+    if len(symbols) > MAX_SYMBOLS_ARG:
+        raise ToolFailure("INVALID_ARGUMENT", f"at most {MAX_SYMBOLS_ARG} symbols per call")
+    out: dict[str, None] = {}
+    for raw in symbols:
+        out[parse_symbol(raw)] = None
+    return list(out)
+
+
+# --- tool annotations (hints for clients' approval UIs; never the safety mechanism) -----------
+
+READ_BROKER = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+READ_LOCAL = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+SUBSCRIBE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+__all__ = [
+    "MAX_SYMBOLS_ARG",
+    "MAX_TEXT",
+    "READ_BROKER",
+    "READ_LOCAL",
+    "SUBSCRIBE",
+    "BrokerText",
+    "Money",
+    "Out",
+    "Qty",
+    "SymbolArg",
+    "SymbolsArg",
+    "TextArg",
+    "UtcTime",
+    "clean_text",
+    "decimal_text",
+    "parse_decimal_arg",
+    "parse_symbol",
+    "parse_symbols",
+]

@@ -1,0 +1,393 @@
+"""Market-data pull tools (official SDK names): quote, static_info, depth, trades, intraday,
+candlesticks, trading_session, trading_days. One shared QuoteContext serves them all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from lb_mcp.sdk.enums import AdjustType, Market, Period
+from lb_mcp.sdk.quote_models import Depth, SecurityQuote
+
+from ..context import AppContext, AppCtx, QuoteSource, app_of
+from ..errors import ToolFailure
+from ..output import (
+    READ_BROKER,
+    BrokerText,
+    Money,
+    Out,
+    SymbolArg,
+    SymbolsArg,
+    UtcTime,
+    parse_symbol,
+    parse_symbols,
+)
+
+CENT = Decimal("0.01")
+PERIODS: dict[str, Period] = {
+    "1m": Period.Min_1,
+    "5m": Period.Min_5,
+    "15m": Period.Min_15,
+    "30m": Period.Min_30,
+    "60m": Period.Min_60,
+    "day": Period.Day,
+    "week": Period.Week,
+    "month": Period.Month,
+    "year": Period.Year,
+}
+PeriodArg = Literal["1m", "5m", "15m", "30m", "60m", "day", "week", "month", "year"]
+
+
+class QuoteOut(Out):
+    symbol: str
+    last_done: Money
+    prev_close: Money
+    open: Money
+    high: Money
+    low: Money
+    change_pct: Money | None = Field(description="% change from prev_close, 2 decimals")
+    volume: int
+    turnover: Money
+    trade_status: str
+    timestamp: UtcTime
+
+    @classmethod
+    def from_sdk(cls, q: SecurityQuote) -> QuoteOut:
+        change = None
+        if q.prev_close:
+            change = ((q.last_done - q.prev_close) * 100 / q.prev_close).quantize(CENT)
+        return cls(
+            symbol=q.symbol,
+            last_done=q.last_done,
+            prev_close=q.prev_close,
+            open=q.open,
+            high=q.high,
+            low=q.low,
+            change_pct=change,
+            volume=q.volume,
+            turnover=q.turnover,
+            trade_status=q.trade_status.name,
+            timestamp=q.timestamp,
+        )
+
+
+class QuoteResult(Out):
+    quotes: list[QuoteOut]
+    unknown: list[str] = Field(description="requested symbols the broker does not know")
+
+
+class StaticOut(Out):
+    symbol: str
+    name: BrokerText
+    name_cn: BrokerText
+    exchange: str
+    currency: str
+    lot_size: int
+    board: str
+    total_shares: int
+    circulating_shares: int
+    eps: Money
+    eps_ttm: Money
+    bps: Money
+    dividend_yield: Money
+
+
+class StaticInfoResult(Out):
+    securities: list[StaticOut]
+    unknown: list[str]
+
+
+class LevelOut(Out):
+    position: int
+    price: Money | None
+    volume: int
+    order_num: int
+
+
+class DepthResult(Out):
+    symbol: str
+    asks: list[LevelOut]
+    bids: list[LevelOut]
+
+
+class TradeOut(Out):
+    price: Money
+    volume: int
+    timestamp: UtcTime
+    direction: str
+    trade_type: str
+    session: str
+
+
+class TradesResult(Out):
+    symbol: str
+    trades: list[TradeOut]
+
+
+class IntradayOut(Out):
+    timestamp: UtcTime
+    price: Money
+    avg_price: Money
+    volume: int
+    turnover: Money
+
+
+class IntradayResult(Out):
+    symbol: str
+    lines: list[IntradayOut]
+    total: int = Field(description="lines available today; only the last `limit` are returned")
+
+
+class BarOut(Out):
+    timestamp: UtcTime
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    volume: int
+    turnover: Money
+
+
+class CandlesticksResult(Out):
+    symbol: str
+    period: str
+    adjusted: bool
+    bars: list[BarOut]
+
+
+class SessionOut(Out):
+    session: str
+    begin: str = Field(description="local exchange time HH:MM:SS")
+    end: str
+
+
+class MarketSessionsOut(Out):
+    market: str
+    sessions: list[SessionOut]
+
+
+class TradingSessionResult(Out):
+    markets: list[MarketSessionsOut]
+
+
+class TradingDaysResult(Out):
+    market: str
+    trading_days: list[str]
+    half_trading_days: list[str]
+
+
+def _levels(levels: Sequence[Depth]) -> list[LevelOut]:
+    return [
+        LevelOut(position=d.position, price=d.price, volume=d.volume, order_num=d.order_num)
+        for d in levels
+    ]
+
+
+def _market_symbol(symbol: str) -> str:
+    return parse_symbol(symbol)
+
+
+async def fetch_quotes(
+    quote: QuoteSource, symbols: list[str]
+) -> tuple[list[SecurityQuote], list[str]]:
+    """Quotes for known symbols plus the list of unknown ones; all unknown → UNKNOWN_SYMBOL."""
+    quotes = list(await quote.quote(symbols))
+    known = {q.symbol for q in quotes}
+    unknown = [s for s in symbols if s not in known]
+    if not quotes:
+        raise ToolFailure(
+            "UNKNOWN_SYMBOL",
+            f"no quote for {', '.join(unknown[:5])}: check the symbol (TICKER.MARKET, e.g. "
+            "700.HK) with static_info",
+        )
+    return quotes, unknown
+
+
+def _date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ToolFailure("INVALID_ARGUMENT", f"{what} must be a date YYYY-MM-DD") from None
+
+
+def register(mcp: MCPServer[AppContext]) -> None:
+    @mcp.tool(annotations=READ_BROKER, title="Real-time quotes")
+    async def quote(ctx: AppCtx, symbols: SymbolsArg) -> QuoteResult:
+        """Latest price, day range, volume and % change for up to 500 symbols (one call).
+
+        Symbols are TICKER.MARKET: 700.HK, AAPL.US, 600519.SH, D05.SG. Prices are exact
+        decimal strings. Unknown symbols are listed in `unknown`.
+        """
+        quotes, unknown = await fetch_quotes(app_of(ctx).quote, parse_symbols(symbols))
+        return QuoteResult(quotes=[QuoteOut.from_sdk(q) for q in quotes], unknown=unknown)
+
+    @mcp.tool(annotations=READ_BROKER, title="Security static info")
+    async def static_info(ctx: AppCtx, symbols: SymbolsArg) -> StaticInfoResult:
+        """Name, exchange, currency, board lot size and basic fundamentals of securities.
+
+        Check `lot_size` before proposing an order: HK quantities must be whole lots.
+        """
+        wanted = parse_symbols(symbols)
+        infos = list(await app_of(ctx).quote.static_info(wanted))
+        known = {i.symbol for i in infos}
+        unknown = [s for s in wanted if s not in known]
+        if not infos:
+            raise ToolFailure("UNKNOWN_SYMBOL", "none of these symbols is known to the broker")
+        return StaticInfoResult(
+            securities=[
+                StaticOut(
+                    symbol=i.symbol,
+                    name=i.name_en or i.name_hk or i.name_cn,
+                    name_cn=i.name_cn,
+                    exchange=i.exchange,
+                    currency=i.currency,
+                    lot_size=i.lot_size,
+                    board=i.board,
+                    total_shares=i.total_shares,
+                    circulating_shares=i.circulating_shares,
+                    eps=i.eps,
+                    eps_ttm=i.eps_ttm,
+                    bps=i.bps,
+                    dividend_yield=i.dividend_yield,
+                )
+                for i in infos
+            ],
+            unknown=unknown,
+        )
+
+    @mcp.tool(annotations=READ_BROKER, title="Order book depth")
+    async def depth(ctx: AppCtx, symbol: SymbolArg) -> DepthResult:
+        """Bid and ask levels (price, volume, number of orders) of one symbol."""
+        sym = _market_symbol(symbol)
+        d = await app_of(ctx).quote.depth(sym)
+        return DepthResult(symbol=sym, asks=_levels(d.asks), bids=_levels(d.bids))
+
+    @mcp.tool(annotations=READ_BROKER, title="Recent trades")
+    async def trades(
+        ctx: AppCtx, symbol: SymbolArg, count: Annotated[int, Field(ge=1, le=1000)] = 20
+    ) -> TradesResult:
+        """The most recent `count` (1-1000, default 20) trade prints of one symbol."""
+        sym = _market_symbol(symbol)
+        rows = await app_of(ctx).quote.trades(sym, count)
+        return TradesResult(
+            symbol=sym,
+            trades=[
+                TradeOut(
+                    price=t.price,
+                    volume=t.volume,
+                    timestamp=t.timestamp,
+                    direction=t.direction.name,
+                    trade_type=t.trade_type,
+                    session=t.trade_session.name,
+                )
+                for t in rows
+            ],
+        )
+
+    @mcp.tool(annotations=READ_BROKER, title="Intraday line")
+    async def intraday(
+        ctx: AppCtx, symbol: SymbolArg, limit: Annotated[int, Field(ge=1, le=500)] = 60
+    ) -> IntradayResult:
+        """Today's minute-by-minute price and average price; the last `limit` minutes."""
+        sym = _market_symbol(symbol)
+        rows = list(await app_of(ctx).quote.intraday(sym))
+        return IntradayResult(
+            symbol=sym,
+            total=len(rows),
+            lines=[
+                IntradayOut(
+                    timestamp=r.timestamp,
+                    price=r.price,
+                    avg_price=r.avg_price,
+                    volume=r.volume,
+                    turnover=r.turnover,
+                )
+                for r in rows[-limit:]
+            ],
+        )
+
+    @mcp.tool(annotations=READ_BROKER, title="Candlesticks")
+    async def candlesticks(
+        ctx: AppCtx,
+        symbol: SymbolArg,
+        period: PeriodArg = "day",
+        count: Annotated[int, Field(ge=1, le=1000)] = 30,
+        adjusted: bool = False,
+    ) -> CandlesticksResult:
+        """OHLC bars, newest last: `period` 1m/5m/15m/30m/60m/day/week/month/year, `count`
+        1-1000 (default 30). `adjusted` applies forward adjustment for splits/dividends."""
+        sym = _market_symbol(symbol)
+        bars = await app_of(ctx).quote.candlesticks(
+            sym,
+            PERIODS[period],
+            count,
+            AdjustType.ForwardAdjust if adjusted else AdjustType.NoAdjust,
+        )
+        return CandlesticksResult(
+            symbol=sym,
+            period=period,
+            adjusted=adjusted,
+            bars=[
+                BarOut(
+                    timestamp=b.timestamp,
+                    open=b.open,
+                    high=b.high,
+                    low=b.low,
+                    close=b.close,
+                    volume=b.volume,
+                    turnover=b.turnover,
+                )
+                for b in bars
+            ],
+        )
+
+    @mcp.tool(annotations=READ_BROKER, title="Trading sessions")
+    async def trading_session(ctx: AppCtx) -> TradingSessionResult:
+        """Today's trading sessions (pre, regular, post, overnight) of every market, in each
+        exchange's local time."""
+        markets = await app_of(ctx).quote.trading_session()
+        return TradingSessionResult(
+            markets=[
+                MarketSessionsOut(
+                    market=m.market.value,
+                    sessions=[
+                        SessionOut(
+                            session=s.trade_session.name,
+                            begin=s.begin_time.isoformat(),
+                            end=s.end_time.isoformat(),
+                        )
+                        for s in m.trade_sessions
+                    ],
+                )
+                for m in markets
+            ]
+        )
+
+    @mcp.tool(annotations=READ_BROKER, title="Trading days")
+    async def trading_days(
+        ctx: AppCtx,
+        market: Literal["HK", "US", "CN", "SG"],
+        begin: Annotated[str, Field(max_length=10, description="YYYY-MM-DD")],
+        end: Annotated[str, Field(max_length=10, description="YYYY-MM-DD")],
+    ) -> TradingDaysResult:
+        """Trading days and half trading days of a market between two dates (at most one
+        month apart, as the broker requires)."""
+        first, last = _date(begin, "begin"), _date(end, "end")
+        if first > last:
+            raise ToolFailure("INVALID_ARGUMENT", "begin must not be after end")
+        if last - first > timedelta(days=31):
+            raise ToolFailure("INVALID_ARGUMENT", "begin and end must be at most one month apart")
+        days = await app_of(ctx).quote.trading_days(Market(market), first, last)
+        return TradingDaysResult(
+            market=market,
+            trading_days=[d.isoformat() for d in days.trading_days],
+            half_trading_days=[d.isoformat() for d in days.half_trading_days],
+        )
+
+
+__all__ = ["QuoteOut", "fetch_quotes", "register"]

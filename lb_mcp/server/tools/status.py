@@ -1,0 +1,114 @@
+"""``status``: what the agent must be able to ask at any time (mcp.md request #5).
+
+Mode (sandbox = embedded simulator, live = real account), whether trading is on, the limits and
+today's usage (from the order service), the quote connection state and the subscription count
+against the 500 cap. Local state only: it never calls the broker, so it answers even when the
+broker is down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from ..context import AppContext, AppCtx, app_of
+from ..output import READ_LOCAL, Money, Out, UtcTime
+from ..streams import MAX_SYMBOLS
+
+
+class LimitsOut(Out):
+    max_order_notional: Money
+    max_daily_notional: Money
+    max_orders_per_day: int
+    price_band_pct: Money
+    base_currency: str
+    allowed_symbols: list[str] = Field(description="empty: every symbol is allowed")
+    allowed_order_types: list[str]
+    confirmation: str = Field(description="human (elicitation or approval page) or auto")
+
+
+class StatusResult(Out):
+    mode: str = Field(description="sandbox (embedded simulator, no real money) or live")
+    backend: str
+    trading_enabled: bool
+    limits: LimitsOut
+    orders: dict[str, Any] = Field(description="order service status: usage today, gate state")
+    quote_connection: str
+    subscriptions: int
+    subscription_limit: int
+    resource_subscribers: int
+    pushes_received: int
+    started_at: UtcTime
+
+
+def build_status(app: AppContext) -> StatusResult:
+    s = app.settings
+    try:
+        connection = str(app.quote.connection_state())
+    except Exception:
+        connection = "unknown"
+    orders: dict[str, Any] = {"available": False}
+    if app.orders is not None:
+        try:
+            orders = dict(app.orders.status())
+        except Exception:
+            orders = {"available": False, "error": "order service status unavailable"}
+    return StatusResult(
+        mode=app.mode.value,
+        backend=app.backend.description,
+        trading_enabled=app.trading_enabled,
+        limits=LimitsOut(
+            max_order_notional=s.max_order_notional,
+            max_daily_notional=s.max_daily_notional,
+            max_orders_per_day=s.max_orders_per_day,
+            price_band_pct=s.price_band_pct,
+            base_currency=s.base_currency,
+            allowed_symbols=sorted(s.allowed_symbols),
+            allowed_order_types=sorted(t.value for t in s.allowed_order_types),
+            confirmation=s.confirm_policy(app.mode).value,
+        ),
+        orders=_jsonable(orders),
+        quote_connection=connection,
+        subscriptions=len(app.streams.symbols),
+        subscription_limit=MAX_SYMBOLS,
+        resource_subscribers=app.streams.legacy_count(),
+        pushes_received=app.streams.pushes_received,
+        started_at=app.started_at,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals as strings, everything else JSON-native (the order side returns plain dicts)."""
+    from datetime import datetime
+    from decimal import Decimal
+    from enum import Enum
+
+    from ..output import decimal_text
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def register(mcp: MCPServer[AppContext]) -> None:
+    @mcp.tool(annotations=READ_LOCAL, title="Server status and safety settings")
+    async def status(ctx: AppCtx) -> StatusResult:
+        """Is this the sandbox or the live account? Is trading on? Which limits apply and how
+        much of today's budget is used? Is the quote connection up? Call this first, and
+        whenever unsure."""
+        return build_status(app_of(ctx))
+
+
+__all__ = ["StatusResult", "build_status", "register"]
