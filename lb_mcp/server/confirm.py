@@ -124,9 +124,19 @@ class ConfirmationGate:
         self._by_cap: dict[str, str] = {}
 
     def create(
-        self, intent: OrderIntent, decision: Decision, now: datetime, *, name: str = ""
+        self,
+        intent: OrderIntent,
+        decision: Decision,
+        now: datetime,
+        *,
+        name: str = "",
+        summary: str | None = None,
     ) -> Pending:
-        """Open a confirmation for an allowed decision; the summary is rendered here, once."""
+        """Open a confirmation for an allowed decision; the summary is rendered here, once.
+
+        ``summary`` replaces the rendered order text for actions that are not a new order or a
+        replacement (a cancel), so the human reads what will actually happen.
+        """
         if not decision.allowed:
             raise ValueError("a refused order cannot be offered for confirmation")
         self.sweep(now)
@@ -136,7 +146,9 @@ class ConfirmationGate:
             digest=intent.digest(),
             intent=intent,
             decision=decision,
-            summary=render_summary(
+            summary=summary
+            if summary is not None
+            else render_summary(
                 intent, decision, name, intent.mode, base_currency=self._base_currency
             ),
             created_at=now,
@@ -179,6 +191,11 @@ class ConfirmationGate:
             return False
         entry.state = PendingState.CONSUMED
         return True
+
+    def pending(self, pending_id: str) -> Pending | None:
+        """The confirmation behind an id, for the server's own use (it holds the capability)."""
+        entry = self._by_id.get(pending_id)
+        return None if entry is None else entry.pending
 
     def state(self, pending_id: str) -> PendingState | None:
         entry = self._by_id.get(pending_id)

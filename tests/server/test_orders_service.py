@@ -1,0 +1,157 @@
+"""OrderService against the simulator, without MCP: each path ends in the sim's true order list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+from lb_mcp.sdk.enums import Mode, OrderSide
+from lb_mcp.server.audit import AuditKind, AuditLog
+from lb_mcp.server.journal import IntentJournal, JournalState
+from lb_mcp.server.order_model import Action, OrderRequest, Status
+
+from .orders_support import AUTO_LIMITS, order_rig, our_orders, settings_for
+
+pytestmark = pytest.mark.anyio
+
+BUY_700 = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("402"))
+
+
+async def test_auto_confirmation_places_exactly_the_order_once_and_audits_it(
+    tmp_path: Path,
+) -> None:
+    async with order_rig(settings_for(tmp_path, **AUTO_LIMITS)) as rig:
+        prepared = await rig.service.prepare(Action.SUBMIT, BUY_700)
+        outcome = await rig.service.decide(prepared)
+        placed = our_orders(rig.sim)
+    assert outcome.status is Status.PLACED and outcome.order_id is not None
+    assert [(o.order_id, o.symbol, o.quantity, o.price) for o in placed] == [
+        (outcome.order_id, "700.HK", Decimal(100), Decimal("402"))
+    ]
+    assert placed[0].client_request_id == outcome.intent_id
+    kinds = [(r.kind, r.channel, r.outcome, r.code) for r in _audit(tmp_path)]
+    assert kinds == [
+        (AuditKind.REQUEST, None, None, None),
+        (AuditKind.GUARD_DECISION, None, None, "OK"),
+        (AuditKind.CONFIRMATION, "auto", "accepted", None),
+        (AuditKind.GUARD_DECISION, None, None, "OK"),
+        (AuditKind.SUBMIT_SENT, None, None, None),
+        (AuditKind.SUBMIT_RESULT, None, None, "OK"),
+    ]
+
+
+async def test_an_elicitation_decline_places_nothing_and_frees_the_reservation(
+    tmp_path: Path,
+) -> None:
+    async with order_rig(settings_for(tmp_path)) as rig:
+        prepared = await rig.service.prepare(Action.SUBMIT, BUY_700, elicitation=True)
+        assert prepared.needs_elicitation and "BUY 100 700.HK" in prepared.message
+        assert rig.service.status()["today"]["orders"] == 1
+        outcome = await rig.service.decide(prepared, "decline")
+        assert rig.service.status()["today"]["orders"] == 0
+        assert our_orders(rig.sim) == []
+    assert outcome.status is Status.DECLINED and outcome.order_id is None
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        (OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("4020")), "PRICE_BAND"),
+        (OrderRequest("700.HK", OrderSide.Buy, Decimal(150), Decimal("402")), "LOT_SIZE"),
+        (
+            OrderRequest("9988.HK", OrderSide.Buy, Decimal(100), Decimal("119.6")),
+            "SYMBOL_NOT_ALLOWED",
+        ),
+    ],
+)
+async def test_guards_refuse_before_anyone_is_asked(
+    tmp_path: Path, request_: OrderRequest, code: str
+) -> None:
+    settings = settings_for(tmp_path, LB_MCP_ALLOWED_SYMBOLS="700.HK,AAPL.US", **AUTO_LIMITS)
+    async with order_rig(settings) as rig:
+        outcome = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, request_))
+        assert our_orders(rig.sim) == []
+    assert (outcome.status, outcome.code) == (Status.REFUSED, code)
+
+
+async def test_live_mode_without_the_trading_switch_refuses_every_write(tmp_path: Path) -> None:
+    async with order_rig(settings_for(tmp_path, **AUTO_LIMITS), mode=Mode.LIVE) as rig:
+        outcomes = [
+            await rig.service.decide(await rig.service.prepare(Action.SUBMIT, BUY_700)),
+            await rig.service.decide(await rig.service.prepare(Action.CANCEL, order_id="1")),
+        ]
+        assert our_orders(rig.sim) == []
+        assert rig.service.status()["trading"] == "off"
+    assert {o.code for o in outcomes} == {"TRADING_DISABLED"}
+
+
+async def test_concurrent_submits_over_the_daily_count_let_exactly_the_allowed_number_through(
+    tmp_path: Path,
+) -> None:
+    env = {**AUTO_LIMITS, "LB_MCP_MAX_ORDERS_PER_DAY": "3"}
+    async with order_rig(settings_for(tmp_path, **env)) as rig:
+        outcomes = []
+
+        async def one() -> None:
+            prepared = await rig.service.prepare(Action.SUBMIT, BUY_700)
+            outcomes.append(await rig.service.decide(prepared))
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for _ in range(10):
+                    tg.start_soon(one)
+        assert len(our_orders(rig.sim)) == 3
+    assert sorted(o.code for o in outcomes) == ["MAX_ORDERS_PER_DAY"] * 7 + ["OK"] * 3
+
+
+async def test_replace_above_the_order_cap_is_refused_like_a_new_order(tmp_path: Path) -> None:
+    env = {**AUTO_LIMITS, "LB_MCP_MAX_ORDER_NOTIONAL": "50000"}
+    async with order_rig(settings_for(tmp_path, **env)) as rig:
+        placed = await rig.service.decide(
+            await rig.service.prepare(
+                Action.SUBMIT, OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("390"))
+            )
+        )
+        assert placed.order_id is not None
+        bigger = OrderRequest("700.HK", OrderSide.Buy, Decimal(200), Decimal("390"))
+        prepared = await rig.service.prepare(Action.REPLACE, bigger, order_id=placed.order_id)
+        outcome = await rig.service.decide(prepared)
+        [order] = our_orders(rig.sim)
+    assert (outcome.status, outcome.code) == (Status.REFUSED, "MAX_ORDER_NOTIONAL")
+    assert order.quantity == Decimal(100)
+
+
+async def test_an_auto_cancel_reaches_the_broker(tmp_path: Path) -> None:
+    async with order_rig(settings_for(tmp_path, **AUTO_LIMITS)) as rig:
+        placed = await rig.service.decide(
+            await rig.service.prepare(
+                Action.SUBMIT, OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("390"))
+            )
+        )
+        assert placed.order_id is not None
+        outcome = await rig.service.decide(
+            await rig.service.prepare(Action.CANCEL, order_id=placed.order_id)
+        )
+        [order] = our_orders(rig.sim)
+    assert (outcome.status, outcome.order_id) == (Status.PLACED, placed.order_id)
+    assert order.status.name == "Canceled"
+
+
+def _audit(state_dir: Path) -> list:  # type: ignore[type-arg]
+    log = AuditLog.in_state_dir(state_dir)
+    try:
+        return log.read_sync()
+    finally:
+        log.close()
+
+
+def _journal_states(state_dir: Path, intent_id: str) -> JournalState | None:
+    journal = IntentJournal.in_state_dir(state_dir)
+    try:
+        entry = journal.get_sync(intent_id)
+        return None if entry is None else entry.state
+    finally:
+        journal.close()
