@@ -20,8 +20,7 @@ A peer that breaks the protocol (unparsable packet, a request sent to a client, 
 push sent to a server) produces a :class:`ProtocolViolation` event and the session is CLOSED:
 the driver must drop the link. Requests still in flight then end with :class:`RequestCancelled`.
 
-:class:`PushSequencer` (also sans-I/O) drops duplicate or regressed pushes by ``sequence`` and
-reports gaps, so the driver knows when to fetch a snapshot.
+Push dedup and gap detection by ``sequence`` lives in ``sequencer.py``.
 """
 
 from __future__ import annotations
@@ -391,91 +390,6 @@ class Protocol:
             raise ConnectionClosed("the connection is closed")
 
 
-# ---------------------------------------------------------------------------- push sequencing
-
-
-class Verdict(Enum):
-    """What :meth:`PushSequencer.check` decided about one push."""
-
-    FIRST = "first"  # first push seen for this (symbol, kind)
-    NEXT = "next"  # the expected next sequence
-    GAP = "gap"  # newer than expected: pushes were missed, fetch a snapshot
-    DUPLICATE = "duplicate"  # same sequence as the last delivered one
-    REGRESSED = "regressed"  # older than the last delivered one
-    UNSEQUENCED = "unsequenced"  # sequence 0 (absent on the wire): nothing to judge by
-
-    @property
-    def deliver(self) -> bool:
-        return self not in (Verdict.DUPLICATE, Verdict.REGRESSED)
-
-
-@dataclass(slots=True)
-class SequencerStats:
-    delivered: int = 0
-    duplicates: int = 0
-    regressions: int = 0
-    gaps: int = 0
-    missing: int = 0  # sequences skipped over by all gaps together
-
-
-class PushSequencer:
-    """Per (symbol, push kind) dedup and gap detection by the pushes' ``sequence`` field.
-
-    The official SDK decodes ``sequence`` and ignores it. With ``contiguous=True`` (our
-    simulator: +1 per push of a kind and symbol) any jump is a GAP; with ``contiguous=False``
-    only duplicates and regressions are judged, for servers whose sequences merely increase.
-    State survives reconnects on purpose, so a re-sent push is still a duplicate afterwards;
-    call :meth:`forget` when the server's numbering restarts.
-    """
-
-    def __init__(self, *, contiguous: bool = True) -> None:
-        self._contiguous = contiguous
-        self._last: dict[tuple[str, int], int] = {}
-        self.stats = SequencerStats()
-
-    def check(self, symbol: str, kind: int, sequence: int) -> Verdict:
-        """Judge one push; the caller delivers it only if ``verdict.deliver``."""
-        verdict = self._judge((symbol, kind), sequence)
-        stats = self.stats
-        if verdict is Verdict.DUPLICATE:
-            stats.duplicates += 1
-        elif verdict is Verdict.REGRESSED:
-            stats.regressions += 1
-        else:
-            stats.delivered += 1
-        return verdict
-
-    def _judge(self, key: tuple[str, int], sequence: int) -> Verdict:
-        if sequence == 0:
-            return Verdict.UNSEQUENCED
-        last = self._last.get(key)
-        if last is None:
-            self._last[key] = sequence
-            return Verdict.FIRST
-        if sequence == last:
-            return Verdict.DUPLICATE
-        if sequence < last:
-            return Verdict.REGRESSED
-        self._last[key] = sequence
-        if self._contiguous and sequence > last + 1:
-            self.stats.gaps += 1
-            self.stats.missing += sequence - last - 1
-            return Verdict.GAP
-        return Verdict.NEXT
-
-    def last(self, symbol: str, kind: int) -> int | None:
-        """The last delivered sequence for (symbol, kind), if any."""
-        return self._last.get((symbol, kind))
-
-    def forget(self, symbol: str | None = None) -> None:
-        """Drop what is known about ``symbol`` (all kinds), or about every symbol."""
-        if symbol is None:
-            self._last.clear()
-            return
-        for key in [key for key in self._last if key[0] == symbol]:
-            del self._last[key]
-
-
 __all__ = [
     "AUTH_TIMEOUT_S",
     "DEFAULT_GZIP_THRESHOLD",
@@ -487,13 +401,10 @@ __all__ = [
     "Protocol",
     "ProtocolViolation",
     "PushReceived",
-    "PushSequencer",
     "RequestCancelled",
     "RequestReceived",
     "RequestTimedOut",
     "ResponseReceived",
-    "SequencerStats",
     "Side",
     "State",
-    "Verdict",
 ]

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from types import TracebackType
@@ -38,8 +37,18 @@ from .enums import AdjustType, Market, Period, SubType, TradeSessions
 from .errors import ApiError, InvalidArgument
 from .http import HttpClient
 from .proto import quote_pb2
-from .protocol import PushSequencer
 from .pushes import DEFAULT_CAPACITY
+from .quote_args import (
+    MAX_SYMBOLS,
+    check_count,
+    check_sub_types,
+    check_symbol,
+    check_symbols,
+    pb_enum,
+    pb_enum_list,
+    sub_symbol,
+    ymd,
+)
 from .quote_models import (
     Candlestick,
     IntradayLine,
@@ -57,74 +66,13 @@ from .quote_models import (
     Trade,
 )
 from .quote_push import Callback, QuoteBuffer, QuoteFeed, QuotePush
+from .sequencer import PushSequencer
 from .ws import Call, ConnectionLost, ConnectionState, WsOptions, WsSession, fetch_otp
 
 log = logging.getLogger(__name__)
 
-MAX_SYMBOLS: Final = 500  # per request, and subscribed symbols per account (docs)
-MAX_COUNT: Final = 1000  # trades / candlesticks per request
 PULL_ATTEMPTS: Final = 3  # a pull survives up to two link drops, as in the official SDK
 SUBSCRIPTION_LIMIT_CODE: Final = 301605
-_SYMBOL = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9._-]{0,31}\.[A-Za-z]{2,8}$")
-
-# ---------------------------------------------------------------------------- validation
-
-
-def _symbol(value: object) -> str:
-    if not isinstance(value, str) or not _SYMBOL.match(value):
-        shown = repr(value)[:40]
-        raise InvalidArgument(f"malformed symbol {shown}: expected TICKER.MARKET, e.g. 700.HK")
-    return value
-
-
-def _symbols(values: Iterable[str]) -> list[str]:
-    if isinstance(values, str | bytes):
-        raise InvalidArgument("symbols must be a list of symbols, not a single string")
-    symbols = [_symbol(v) for v in values]
-    if not symbols:
-        raise InvalidArgument("symbols must not be empty")
-    if len(symbols) > MAX_SYMBOLS:
-        raise InvalidArgument(f"at most {MAX_SYMBOLS} symbols per request, got {len(symbols)}")
-    return symbols
-
-
-def _count(value: int, what: str = "count") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
-        raise InvalidArgument(f"{what} must be an integer from 1 to {MAX_COUNT}")
-    return value
-
-
-def _sub_types(values: Iterable[SubType]) -> set[SubType]:
-    types = set()
-    for value in values:
-        if not isinstance(value, SubType):
-            raise InvalidArgument(f"not a SubType: {value!r}")
-        types.add(value)
-    if not types:
-        raise InvalidArgument("sub_types must not be empty")
-    return types
-
-
-def _sub_symbol(symbol: str) -> str:
-    """The SDK strips leading zeros of HK tickers in subscriptions (``00700.HK`` -> ``700.HK``)."""
-    ticker, _, market = symbol.rpartition(".")
-    if market.upper() == "HK" and ticker.isdigit():
-        return f"{int(ticker)}.{market}"
-    return symbol
-
-
-def _enum(value: int) -> Any:
-    """A protobuf enum field takes a plain number (the stubs only admit the wrapper type)."""
-    return int(value)
-
-
-def _enum_list(values: Iterable[int]) -> Any:
-    return sorted(int(v) for v in values)
-
-
-def _ymd(value: date) -> str:
-    return value.strftime("%Y%m%d")
-
 
 # ---------------------------------------------------------------------------- the context
 
@@ -266,33 +214,35 @@ class QuoteContext:
         return self._quote_level
 
     async def quote(self, symbols: Sequence[str]) -> list[SecurityQuote]:
-        request = quote_pb2.MultiSecurityRequest(symbol=_symbols(symbols))
+        request = quote_pb2.MultiSecurityRequest(symbol=check_symbols(symbols))
         answer = await self._pull(
             QuoteCommand.QuerySecurityQuote, request, quote_pb2.SecurityQuoteResponse
         )
         return [wire.security_quote(m) for m in answer.secu_quote]
 
     async def static_info(self, symbols: Sequence[str]) -> list[SecurityStaticInfo]:
-        request = quote_pb2.MultiSecurityRequest(symbol=_symbols(symbols))
+        request = quote_pb2.MultiSecurityRequest(symbol=check_symbols(symbols))
         answer = await self._pull(
             QuoteCommand.QuerySecurityStaticInfo, request, quote_pb2.SecurityStaticInfoResponse
         )
         return [wire.static_info(m) for m in answer.secu_static_info]
 
     async def depth(self, symbol: str) -> SecurityDepth:
-        request = quote_pb2.SecurityRequest(symbol=_symbol(symbol))
+        request = quote_pb2.SecurityRequest(symbol=check_symbol(symbol))
         answer = await self._pull(QuoteCommand.QueryDepth, request, quote_pb2.SecurityDepthResponse)
         return wire.security_depth(answer)
 
     async def brokers(self, symbol: str) -> SecurityBrokers:
-        request = quote_pb2.SecurityRequest(symbol=_symbol(symbol))
+        request = quote_pb2.SecurityRequest(symbol=check_symbol(symbol))
         answer = await self._pull(
             QuoteCommand.QueryBrokers, request, quote_pb2.SecurityBrokersResponse
         )
         return wire.security_brokers(answer)
 
     async def trades(self, symbol: str, count: int) -> list[Trade]:
-        request = quote_pb2.SecurityTradeRequest(symbol=_symbol(symbol), count=_count(count))
+        request = quote_pb2.SecurityTradeRequest(
+            symbol=check_symbol(symbol), count=check_count(count)
+        )
         answer = await self._pull(QuoteCommand.QueryTrade, request, quote_pb2.SecurityTradeResponse)
         return [wire.trade(m) for m in answer.trades]
 
@@ -300,7 +250,7 @@ class QuoteContext:
         self, symbol: str, trade_sessions: TradeSessions = TradeSessions.Intraday
     ) -> list[IntradayLine]:
         request = quote_pb2.SecurityIntradayRequest(
-            symbol=_symbol(symbol), trade_session=int(trade_sessions)
+            symbol=check_symbol(symbol), trade_session=int(trade_sessions)
         )
         answer = await self._pull(
             QuoteCommand.QueryIntraday, request, quote_pb2.SecurityIntradayResponse
@@ -316,10 +266,10 @@ class QuoteContext:
         trade_sessions: TradeSessions = TradeSessions.Intraday,
     ) -> list[Candlestick]:
         request = quote_pb2.SecurityCandlestickRequest(
-            symbol=_symbol(symbol),
-            period=_enum(period),
-            count=_count(count),
-            adjust_type=_enum(adjust_type),
+            symbol=check_symbol(symbol),
+            period=pb_enum(period),
+            count=check_count(count),
+            adjust_type=pb_enum(adjust_type),
             trade_session=int(trade_sessions),
         )
         answer = await self._pull(
@@ -338,16 +288,16 @@ class QuoteContext:
         trade_sessions: TradeSessions = TradeSessions.Intraday,
     ) -> list[Candlestick]:
         offset = quote_pb2.SecurityHistoryCandlestickRequest.OffsetQuery(
-            direction=_enum(1 if forward else 0),
+            direction=pb_enum(1 if forward else 0),
             date=time.strftime("%Y%m%d") if time else "",
             minute=time.strftime("%H%M") if time else "",
-            count=_count(count),
+            count=check_count(count),
         )
         request = quote_pb2.SecurityHistoryCandlestickRequest(
-            symbol=_symbol(symbol),
-            period=_enum(period),
-            adjust_type=_enum(adjust_type),
-            query_type=_enum(1),
+            symbol=check_symbol(symbol),
+            period=pb_enum(period),
+            adjust_type=pb_enum(adjust_type),
+            query_type=pb_enum(1),
             offset_request=offset,
             trade_session=int(trade_sessions),
         )
@@ -368,13 +318,13 @@ class QuoteContext:
         if start is not None and end is not None and start > end:
             raise InvalidArgument("start must not be after end")
         dates = quote_pb2.SecurityHistoryCandlestickRequest.DateQuery(
-            start_date=_ymd(start) if start else "", end_date=_ymd(end) if end else ""
+            start_date=ymd(start) if start else "", end_date=ymd(end) if end else ""
         )
         request = quote_pb2.SecurityHistoryCandlestickRequest(
-            symbol=_symbol(symbol),
-            period=_enum(period),
-            adjust_type=_enum(adjust_type),
-            query_type=_enum(2),
+            symbol=check_symbol(symbol),
+            period=pb_enum(period),
+            adjust_type=pb_enum(adjust_type),
+            query_type=pb_enum(2),
             date_request=dates,
             trade_session=int(trade_sessions),
         )
@@ -393,7 +343,7 @@ class QuoteContext:
         if begin > end:
             raise InvalidArgument("begin must not be after end")
         request = quote_pb2.MarketTradeDayRequest(
-            market=Market(market).value, beg_day=_ymd(begin), end_day=_ymd(end)
+            market=Market(market).value, beg_day=ymd(begin), end_day=ymd(end)
         )
         answer = await self._pull(
             QuoteCommand.QueryMarketTradeDay, request, quote_pb2.MarketTradeDayResponse
@@ -405,8 +355,8 @@ class QuoteContext:
     async def subscribe(
         self, symbols: Sequence[str], sub_types: Sequence[SubType], is_first_push: bool = True
     ) -> None:
-        wanted = [_sub_symbol(s) for s in _symbols(symbols)]
-        types = _sub_types(sub_types)
+        wanted = [sub_symbol(s) for s in check_symbols(symbols)]
+        types = check_sub_types(sub_types)
         held = {s for s, t in self._feed.subs.items() if t}
         total = len(held | set(wanted))
         if total > MAX_SYMBOLS:
@@ -420,7 +370,7 @@ class QuoteContext:
         for symbol in wanted:
             self._feed.subs.setdefault(symbol, set()).update(types)
         request = quote_pb2.SubscribeRequest(
-            symbol=wanted, sub_type=_enum_list(types), is_first_push=is_first_push
+            symbol=wanted, sub_type=pb_enum_list(types), is_first_push=is_first_push
         )
         try:
             await self._socket().request(QuoteCommand.Subscribe, request.SerializeToString())
@@ -435,8 +385,8 @@ class QuoteContext:
             raise
 
     async def unsubscribe(self, symbols: Sequence[str], sub_types: Sequence[SubType]) -> None:
-        wanted = [_sub_symbol(s) for s in _symbols(symbols)]
-        types = _sub_types(sub_types)
+        wanted = [sub_symbol(s) for s in check_symbols(symbols)]
+        types = check_sub_types(sub_types)
         before = {s: set(self._feed.subs.get(s, ())) for s in wanted}
         for symbol in wanted:  # pushes stop at once, even those already on the wire
             remaining = self._feed.subs.get(symbol, set()) - types
@@ -445,7 +395,7 @@ class QuoteContext:
             else:
                 self._feed.subs.pop(symbol, None)
         request = quote_pb2.UnsubscribeRequest(
-            symbol=wanted, sub_type=_enum_list(types), unsub_all=False
+            symbol=wanted, sub_type=pb_enum_list(types), unsub_all=False
         )
         try:
             await self._socket().request(QuoteCommand.Unsubscribe, request.SerializeToString())
@@ -478,7 +428,7 @@ class QuoteContext:
             for start in range(0, len(symbols), MAX_SYMBOLS):
                 request = quote_pb2.SubscribeRequest(
                     symbol=symbols[start : start + MAX_SYMBOLS],
-                    sub_type=_enum_list(group),
+                    sub_type=pb_enum_list(group),
                     is_first_push=False,
                 )
                 await ws.request(QuoteCommand.Subscribe, request.SerializeToString())

@@ -4,7 +4,7 @@
 synchronous and quick) and hands pushes to consumers without ever holding an unbounded queue:
 
 * a push is dropped if it is a duplicate or older than the last one for its (symbol, kind)
-  (:class:`~lb_mcp.sdk.protocol.PushSequencer`); a gap schedules a fresh snapshot;
+  (:class:`~lb_mcp.sdk.sequencer.PushSequencer`); a gap schedules a fresh snapshot;
 * PushQuote is merged into the last known state like the official SDK's store (zero fields
   mean "unchanged"); an end-of-day correction (``tag`` 1) is not delivered, as in the SDK;
 * only (symbol, type) pairs subscribed locally are delivered (stricter than the SDK, which
@@ -31,10 +31,10 @@ from .codec import decode_message
 from .commands import QuoteCommand
 from .enums import SubType
 from .proto import quote_pb2
-from .protocol import PushSequencer, Verdict
 from .pushes import DEFAULT_CAPACITY, PushBuffer
 from .quote_models import PushQuote, SecurityQuote
 from .quote_wire import PushValue, coalesce
+from .sequencer import PushSequencer, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,13 @@ with its fan-out task, and the order service. Tools are thin adapters over ``App
 Tool failures never escape as tracebacks: ``tools/call`` is served by :func:`_tool_call_handler`,
 which maps every exception to a tool error with a stable code (``errors.py``) and keeps the
 server running. The mode (sandbox/live) comes from ``backend`` and no tool can change it.
+The order tools are always registered together with the ``OrderService`` that gates them, and
+the modern-era ``request_state`` that carries a human's answer is sealed with a per-process key
+whose lifetime is the confirmation TTL.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,65 +22,49 @@ from typing import Any
 import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.request_state import RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode
+from lb_mcp.sdk.quote import QuoteContext
 from lb_mcp.sdk.trade import TradeContext
 
 from . import prompts, resources
 from .backend import Backend
-from .context import AppContext, LiveApp, OrdersApi, QuoteFactory, QuoteSource, TradeFactory
+from .context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
 from .errors import ToolFailure, error_result, map_exception
+from .orders_service import OrderService
 from .settings import ServerSettings
 from .streams import QuoteStreams
-from .tools import account, portfolio, quote, status, subscription
+from .tools import account, orders, portfolio, quote, status, subscription
 
 log = logging.getLogger("lb_mcp.server")
 
 SERVER_NAME = "lb-mcp"
-OrdersFactory = Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrdersApi]
+OrdersFactory = Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrderService]
 
 
 def default_quote_factory(config: Config) -> QuoteSource:
-    module = importlib.import_module("lb_mcp.sdk.quote")
-    ctx: QuoteSource = module.QuoteContext(config)
-    return ctx
+    return QuoteContext(config)
 
 
 def default_trade_factory(config: Config) -> TradeContext:
     return TradeContext(config)
 
 
-def default_orders_factory() -> OrdersFactory | None:
-    """The order side's ``OrderService`` when it is installed (it is developed separately)."""
-    try:
-        module = importlib.import_module("lb_mcp.server.orders_service")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lb_mcp.server.orders_service":
-            raise
-        return None
+def default_orders_factory(config: Config) -> OrdersFactory:
+    """The real ``OrderService``; the account's credentials are redacted from its audit log."""
+    redact = tuple(s for s in (config.app_secret, config.access_token) if s)
 
     def make(
         settings: ServerSettings, mode: Mode, trade: TradeContext, q: QuoteSource
-    ) -> OrdersApi:
-        service: OrdersApi = module.OrderService(settings=settings, mode=mode, trade=trade, quote=q)
-        return service
+    ) -> OrderService:
+        return OrderService(settings=settings, mode=mode, trade=trade, quote=q, secrets=redact)
 
     return make
-
-
-def _register_order_tools(mcp: MCPServer[AppContext]) -> bool:
-    try:
-        module = importlib.import_module("lb_mcp.server.tools.orders")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lb_mcp.server.tools.orders":
-            raise
-        return False
-    module.register(mcp)
-    return True
 
 
 def instructions(settings: ServerSettings, backend: Backend) -> str:
@@ -124,7 +110,7 @@ def build_server(
     """The MCP server for one account. The factories are seams for tests and the bench."""
     make_quote = quote_factory or default_quote_factory
     make_trade = trade_factory or default_trade_factory
-    make_orders = orders_factory or default_orders_factory()
+    make_orders = orders_factory or default_orders_factory(backend.config)
     bus = InMemorySubscriptionBus()
     live = LiveApp()
 
@@ -133,19 +119,18 @@ def build_server(
         streams = QuoteStreams(bus, interval_s=fanout_interval_s)
         quote_ctx = make_quote(backend.config)
         trade_ctx = make_trade(backend.config)
-        orders: OrdersApi | None = None
+        order_service: OrderService | None = None
         try:
             quote_ctx.set_on_quote(streams.on_push)
-            if make_orders is not None:
-                orders = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
-                await orders.start()
+            order_service = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
+            await order_service.start()
             app = AppContext(
                 settings=settings,
                 backend=backend,
                 quote=quote_ctx,
                 trade=trade_ctx,
                 streams=streams,
-                orders=orders,
+                orders=order_service,
             )
             async with anyio.create_task_group() as tg:
                 tg.start_soon(streams.run_fanout)
@@ -159,8 +144,8 @@ def build_server(
             # No shield scope here: the order service must exit its own task group from the
             # scope it was started in.
             streams.close()
-            if orders is not None:
-                await _quietly(orders.aclose)
+            if order_service is not None:
+                await _quietly(order_service.aclose)
             await _quietly(quote_ctx.close)
             await _quietly(trade_ctx.close)
 
@@ -170,6 +155,9 @@ def build_server(
         instructions=instructions(settings, backend),
         lifespan=lifespan,
         subscriptions=bus,
+        # Modern-era elicitation answers ride a client-echoed request_state: seal it under a
+        # key only this process holds, valid no longer than the confirmation it carries.
+        request_state_security=RequestStateSecurity.ephemeral(ttl=float(settings.confirm_ttl_s)),
         log_level="WARNING",
     )
     status.register(mcp)
@@ -177,8 +165,7 @@ def build_server(
     quote.register(mcp)
     subscription.register(mcp)
     portfolio.register(mcp)
-    if not _register_order_tools(mcp):
-        log.warning("order tools are not installed; the server is read-only")
+    orders.register(mcp)
     resources.register(mcp, live)
     prompts.register(mcp)
     _install_tool_call_handler(mcp, bus)

@@ -1,9 +1,8 @@
 """The typed lifespan state every tool reads: one ``AppContext`` per running server, no globals.
 
-The quote and order sides are described by small protocols (what the server actually calls), so
-the lifespan can hold the SDK's ``QuoteContext`` and the order engineer's ``OrderService``
-without this module importing either, and tests can hand in a different implementation through
-``build_server(..., quote_factory=...)``.
+The quote side is described by a small protocol (what the server actually calls), so tests can
+hand in a different implementation through ``build_server(..., quote_factory=...)``. The order
+side is always the real ``OrderService``: no server runs order tools without its gate.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from lb_mcp.sdk.quote_models import (
 from lb_mcp.sdk.trade import TradeContext
 
 from .backend import Backend
+from .orders_service import OrderService
 from .settings import ServerSettings
 from .streams import QuoteStreams
 
@@ -72,16 +72,6 @@ class QuoteSource(Protocol):
     async def close(self) -> None: ...
 
 
-class OrdersApi(Protocol):
-    """What the lifespan needs from ``orders_service.OrderService`` (owned by the order side)."""
-
-    async def start(self) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-    def status(self) -> dict[str, Any]: ...
-
-
 QuoteFactory = Callable[[Config], QuoteSource]
 TradeFactory = Callable[[Config], TradeContext]
 
@@ -95,7 +85,7 @@ class AppContext:
     quote: QuoteSource
     trade: TradeContext
     streams: QuoteStreams
-    orders: OrdersApi | None = None  # None only until the order side lands
+    orders: OrderService
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -125,7 +115,6 @@ __all__ = [
     "AppContext",
     "AppCtx",
     "LiveApp",
-    "OrdersApi",
     "QuoteCallback",
     "QuoteFactory",
     "QuoteSource",

@@ -29,7 +29,7 @@ from typing import Any
 import anyio.to_thread
 
 from .canonical import OrderIntent
-from .statedb import open_db
+from .statedb import immediate, open_db
 
 REMARK_PREFIX = "lbmcp:"
 _MAX_ERROR = 500
@@ -136,8 +136,7 @@ class IntentJournal:
             raise JournalError("intent_id must be non-empty and remark at most 64 characters")
         now = self._now()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._conn):
                 existing = self._get(intent_id)
                 if existing is None:
                     self._conn.execute(
@@ -155,10 +154,6 @@ class IntentJournal:
                     )
                 elif existing.digest != intent.digest():
                     raise JournalError(f"intent {intent_id} was recorded with another order")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             entry = self._get(intent_id)
         assert entry is not None
         return entry
@@ -210,8 +205,7 @@ class IntentJournal:
     ) -> JournalEntry:
         now = self._now()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._conn):
                 current = self._get(intent_id)
                 if current is None:
                     raise JournalError(f"no journal entry {intent_id}")
@@ -224,10 +218,6 @@ class IntentJournal:
                     "error = ?, updated_at = ? WHERE intent_id = ?",
                     (state.value, order_id, error, now, intent_id),
                 )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             entry = self._get(intent_id)
         assert entry is not None
         return entry

@@ -28,7 +28,7 @@ import anyio.to_thread
 from .canonical import canonical_decimal
 from .guards import Decision
 from .settings import ServerSettings
-from .statedb import open_db
+from .statedb import immediate, open_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservations (
@@ -96,19 +96,10 @@ class UsageLedger:
         if not notional_base.is_finite() or notional_base < 0:
             raise ValueError("notional_base must be a finite, non-negative Decimal")
         day, currency = ledger_day(now), settings.base_currency
-        with self._lock:
-            # BEGIN IMMEDIATE takes the write lock up front: another process cannot interleave
-            # between our read of today's usage and our insert.
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                decision = self._reserve(
-                    reservation_id, notional_base, settings, day, currency, now
-                )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT" if decision.allowed else "ROLLBACK")
-            return decision
+        # One write transaction: no other process can interleave between our read of today's
+        # usage and our insert (a refusal writes nothing, so its commit is empty).
+        with self._lock, immediate(self._conn):
+            return self._reserve(reservation_id, notional_base, settings, day, currency, now)
 
     def _reserve(
         self,

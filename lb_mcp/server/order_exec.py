@@ -15,6 +15,9 @@ wrote down. Steps, each durable before the next:
 
 The usage reservation follows the outcome: committed when the broker has the order, released
 when it refused it, kept while the outcome is unknown (the conservative side of the cap).
+
+``OrderSender.cancel`` sends an approved cancel. Cancelling twice is harmless, so it is not
+journalled: the broker's answer (or its silence, UNKNOWN) is audited and returned.
 """
 
 from __future__ import annotations
@@ -65,6 +68,36 @@ class OrderSender:
         with anyio.CancelScope(shield=True):
             result = await self._send(intent_id, intent)
         return result
+
+    async def cancel(self, intent_id: str, intent: OrderIntent) -> SendResult:
+        """Ask the broker to cancel ``intent.replace_of`` (call under a cancel shield)."""
+        assert intent.replace_of is not None
+        order_id = intent.replace_of
+        try:
+            await self._trade.cancel_order(order_id)
+        except OpenApiException as exc:
+            code = f"BROKER_{exc.code}" if exc.code is not None else "OUTCOME_UNKNOWN"
+            await self._audit.append(
+                AuditKind.SUBMIT_RESULT,
+                intent_id=intent_id,
+                intent=intent,
+                code=code,
+                broker_order_id=order_id,
+                detail={"action": "cancel", "message": exc.message},
+            )
+            state = JournalState.UNKNOWN if code == "OUTCOME_UNKNOWN" else JournalState.FAILED
+            return SendResult(state, order_id, code, exc.message)
+        await self._audit.append(
+            AuditKind.SUBMIT_RESULT,
+            intent_id=intent_id,
+            intent=intent,
+            code="OK",
+            broker_order_id=order_id,
+            detail={"action": "cancel"},
+        )
+        return SendResult(
+            JournalState.ACCEPTED, order_id, "OK", "the broker accepted the cancel request"
+        )
 
     async def _send(self, intent_id: str, intent: OrderIntent) -> SendResult:
         remark = remark_for(intent_id)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 MEMORY = ":memory:"
@@ -30,4 +32,18 @@ def open_db(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
-__all__ = ["MEMORY", "open_db"]
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so another
+    process cannot interleave between our reads and our writes; commit on success, roll back
+    on any exception (including cancellation)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+__all__ = ["MEMORY", "immediate", "open_db"]

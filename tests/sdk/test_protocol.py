@@ -27,15 +27,14 @@ from lb_mcp.sdk.protocol import (
     Protocol,
     ProtocolViolation,
     PushReceived,
-    PushSequencer,
     RequestCancelled,
     RequestReceived,
     RequestTimedOut,
     ResponseReceived,
     Side,
     State,
-    Verdict,
 )
+from lb_mcp.sdk.sequencer import PushSequencer, Verdict
 
 from .helpers import CLIENT, SERVER, ProtocolPair
 

@@ -7,17 +7,21 @@ only the exact order they saw, once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
+from mcp.server import request_state
+from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
 
@@ -235,6 +239,68 @@ async def test_changing_the_price_after_a_modern_era_confirmation_places_nothing
                         allow_input_required=True,
                     )
         assert our_orders(rig.sim) == []
+
+
+async def _first_round(client: Client) -> tuple[str, dict[str, Any]]:
+    """Ask for BUY in the modern era; the sealed state and the human's "accept" for it."""
+    first = await client.session.call_tool("submit_order", BUY, allow_input_required=True)
+    state, requests = first.request_state, first.input_requests  # type: ignore[union-attr]
+    assert requests is not None and state is not None
+    [key] = requests
+    return state, {key: ElicitResult(action="accept", content={"confirm": True})}
+
+
+def _tampered(token: str) -> str:
+    """The same token with one character of its sealed body changed."""
+    i = len(token) // 2
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+
+
+async def test_a_forged_or_tampered_modern_era_request_state_places_nothing(
+    tmp_path: Path,
+) -> None:
+    async with serving(settings_for(tmp_path)) as (rig, server):
+        async with Client(server, mode="auto", elicitation_callback=Human()) as client:
+            state, answer = await _first_round(client)
+            # Sealed under another process's key, the envelope is well-formed but not ours.
+            foreign = RequestStateSecurity.ephemeral().codec.seal(b'{"v":1,"s":"{}"}')
+            forgeries = [_tampered(state), foreign, '{"confirm": true}', "v1." + "A" * 64]
+            messages = []
+            for forged in forgeries:
+                with pytest.raises(MCPError) as refused:
+                    await client.session.call_tool(
+                        "submit_order",
+                        BUY,
+                        input_responses=answer,
+                        request_state=forged,
+                        allow_input_required=True,
+                    )
+                messages.append(refused.value.error.message)
+        assert our_orders(rig.sim) == []
+    assert messages == ["Invalid or expired requestState"] * len(forgeries)
+
+
+async def test_a_modern_era_answer_arriving_after_the_confirmation_ttl_places_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path, LB_MCP_CONFIRM_TTL_S="30")
+    async with serving(settings) as (rig, server):
+        async with Client(server, mode="auto", elicitation_callback=Human()) as client:
+            state, answer = await _first_round(client)
+            # The sealed state lives exactly as long as the confirmation (30 s), not the SDK's
+            # default ten minutes: step the boundary's wall clock past it.
+            later = time.time() + 31
+            monkeypatch.setattr(request_state, "time", SimpleNamespace(time=lambda: later))
+            with pytest.raises(MCPError) as refused:
+                await client.session.call_tool(
+                    "submit_order",
+                    BUY,
+                    input_responses=answer,
+                    request_state=state,
+                    allow_input_required=True,
+                )
+        assert our_orders(rig.sim) == []
+    assert refused.value.error.message == "Invalid or expired requestState"
 
 
 async def test_replace_above_the_cap_is_refused_and_the_order_is_unchanged(

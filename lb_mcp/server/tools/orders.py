@@ -193,10 +193,7 @@ class PendingResult(Out):
 
 
 def _service(ctx: AppCtx) -> OrderService:
-    orders = app_of(ctx).orders
-    if not isinstance(orders, OrderService):
-        raise ToolFailure("ORDERS_UNAVAILABLE", "the order service is not running")
-    return orders
+    return app_of(ctx).orders
 
 
 def _modern(ctx: AppCtx) -> bool:

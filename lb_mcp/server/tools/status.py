@@ -49,12 +49,10 @@ def build_status(app: AppContext) -> StatusResult:
         connection = str(app.quote.connection_state())
     except Exception:
         connection = "unknown"
-    orders: dict[str, Any] = {"available": False}
-    if app.orders is not None:
-        try:
-            orders = dict(app.orders.status())
-        except Exception:
-            orders = {"available": False, "error": "order service status unavailable"}
+    try:
+        orders: dict[str, Any] = dict(app.orders.status())
+    except Exception:
+        orders = {"available": False, "error": "order service status unavailable"}
     return StatusResult(
         mode=app.mode.value,
         backend=app.backend.description,
