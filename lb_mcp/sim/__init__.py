@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import uvicorn
-from websockets.asyncio.server import Server as WsServer
 
 from lb_mcp.sdk.config import Config
 
+from .admin import admin_routes
 from .http_api import ApiState, build_app
 from .ledger import Ledger
 from .market import MarketModel
@@ -34,7 +34,7 @@ from .ratelimit import SlidingWindowLimiter
 from .routes import ROUTES
 from .seeding import seed_account
 from .sessions import Hours
-from .ws_server import start_ws_servers
+from .ws_server import Faults, WsServers, require_loopback, start_ws_servers
 
 log = logging.getLogger("lb_mcp.sim")
 
@@ -90,13 +90,14 @@ class Simulator:
             clock=self.clock,
             limiter=SlidingWindowLimiter(clock=self.clock),
         )
-        self.app = build_app(self.api, ROUTES)
+        self.faults = Faults()  # protocol faults of the sockets (test hooks)
+        self.app = build_app(self.api, {**ROUTES, **admin_routes(self)})
         self.http_url = ""
         self.quote_ws_url = ""
         self.trade_ws_url = ""
         self._http: _QuietServer | None = None
         self._http_task: asyncio.Task[None] | None = None
-        self._ws: tuple[WsServer, WsServer] | None = None
+        self._ws: WsServers | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -134,6 +135,26 @@ class Simulator:
         """True once for each OTP issued by ``GET /v1/socket/token``."""
         return self.api.consume_otp(otp)
 
+    # ----------------------------------------------------------------- socket test hooks
+
+    @property
+    def ws_servers(self) -> WsServers:
+        if self._ws is None:
+            raise RuntimeError("the simulator is not running; use `async with Simulator()`")
+        return self._ws
+
+    async def drop_quote_connections(self) -> int:
+        """Hang up every quote socket (no closing handshake); returns how many."""
+        return await self.ws_servers.quote.drop_connections()
+
+    async def drop_trade_connections(self) -> int:
+        """Hang up every trade socket (no closing handshake); returns how many."""
+        return await self.ws_servers.trade.drop_connections()
+
+    async def flood(self, symbols: int, seconds: float) -> int:
+        """Benchmark only: PushQuote as fast as the sockets drain (see QuoteServer.flood)."""
+        return await self.ws_servers.quote.flood(symbols, seconds)
+
     # ----------------------------------------------------------------- life cycle
 
     async def __aenter__(self) -> Simulator:
@@ -153,6 +174,7 @@ class Simulator:
         await self.aclose()
 
     async def _start(self) -> None:
+        require_loopback(self.host)
         # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and
         # without it every response waits ~40 ms (Nagle + delayed ACK).
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -186,11 +208,10 @@ class Simulator:
             await asyncio.sleep(0.005)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.http_url = f"http://{host}:{port}"
-        self._ws = await start_ws_servers(self, self.host)
-        quote_port = next(iter(self._ws[0].sockets)).getsockname()[1]
-        trade_port = next(iter(self._ws[1].sockets)).getsockname()[1]
-        self.quote_ws_url = f"ws://{host}:{quote_port}/v2"
-        self.trade_ws_url = f"ws://{host}:{trade_port}/v2"
+        self._ws = ws = await start_ws_servers(self, self.host, self.faults)
+        self.api.online = lambda: ws.online
+        self.quote_ws_url = f"ws://{host}:{ws.quote.port}/v2"
+        self.trade_ws_url = f"ws://{host}:{ws.trade.port}/v2"
         if self.tick and self.push_rate > 0:
             self._ticker = asyncio.create_task(self._tick_forever())
 
@@ -210,10 +231,7 @@ class Simulator:
                 await self._ticker
             self._ticker = None
         if self._ws is not None:
-            for server in self._ws:
-                server.close()
-            for server in self._ws:
-                await server.wait_closed()
+            await self._ws.close()
             self._ws = None
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True

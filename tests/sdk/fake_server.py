@@ -28,7 +28,6 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 import httpx
-import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -517,13 +516,6 @@ class Recorder(Generic[T]):
 
 
 # ---------------------------------------------------------------------------- the simulator
-
-# End-to-end tests against ``lb_mcp.sim`` run once its sockets serve the protocol (until then
-# the sim's placeholder closes every WebSocket at once and has no drop hooks).
-SIM_SOCKETS_READY = hasattr(Simulator, "drop_quote_connections")
-needs_sim_sockets = pytest.mark.skipif(
-    not SIM_SOCKETS_READY, reason="lb_mcp/sim/ws_server.py does not serve sockets yet"
-)
 
 
 @asynccontextmanager

@@ -24,7 +24,6 @@ from .fake_server import (
     FakeServer,
     Recorder,
     Reply,
-    needs_sim_sockets,
     quote_context,
     sim_quote_context,
 )
@@ -309,7 +308,6 @@ async def test_pushes_can_be_consumed_with_async_for() -> None:
 # ---------------------------------------------------------------------------- against the sim
 
 
-@needs_sim_sockets
 async def test_every_pull_against_the_simulator_returns_sane_values() -> None:
     async with sim_quote_context() as (_, ctx):
         with anyio.fail_after(10):
@@ -341,7 +339,6 @@ async def test_every_pull_against_the_simulator_returns_sane_values() -> None:
         assert member_id > 0
 
 
-@needs_sim_sockets
 async def test_simulator_pushes_reach_callbacks_until_unsubscribed() -> None:
     async with sim_quote_context() as (sim, ctx):
         pushes: Recorder[tuple[str, PushQuote]] = Recorder()

@@ -23,7 +23,6 @@ from .fake_server import (
     Recorder,
     Reply,
     fast_options,
-    needs_sim_sockets,
     quote_context,
     sim_quote_context,
     stall_forever,
@@ -234,7 +233,6 @@ async def test_a_drop_during_the_resubscription_is_followed_by_another_reconnect
         assert ctx.connection_state().reconnects == 2
 
 
-@needs_sim_sockets
 async def test_after_the_simulator_drops_the_socket_pushes_resume_within_3_s_without_dupes() -> (
     None
 ):
@@ -249,7 +247,7 @@ async def test_after_the_simulator_drops_the_socket_pushes_resume_within_3_s_wit
             await pushes.wait_for(lambda items: {s for s, _ in items} == set(symbols))
             before = len(pushes.items)
             dropped_at = time.monotonic()
-            await getattr(sim, "drop_quote_connections")()  # noqa: B009 (lands with the sim)
+            await sim.drop_quote_connections()
             # The snapshot (sequence 0) comes after the resubscription on the new link.
             await pushes.wait_for(lambda items: any(not e.sequence for _, e in items[before:]))
             assert ctx.connection_state().reconnects == 1

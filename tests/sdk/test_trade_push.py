@@ -21,7 +21,6 @@ from .fake_server import (
     FakeServer,
     Recorder,
     fast_options,
-    needs_sim_sockets,
     order_changed_body,
 )
 
@@ -127,7 +126,6 @@ async def test_topics_must_be_a_list_of_topic_types() -> None:
         assert server.connections == []
 
 
-@needs_sim_sockets
 async def test_the_simulator_pushes_new_then_canceled_for_an_order_placed_over_rest() -> None:
     async with Simulator(seed=7, tick=False) as sim:
         async with TradeContext(sim.config, ws_options=fast_options()) as trade:

@@ -159,14 +159,3 @@ async def test_the_socket_token_is_a_one_time_password(clock: FakeClock) -> None
         data = (await http.get("/v1/socket/token")).json()["data"]
         assert data["limit"] == 10 and data["online"] < data["limit"]
         assert sim.consume_otp(data["otp"]) and not sim.consume_otp(data["otp"])
-
-
-async def test_the_placeholder_sockets_close_with_1013(clock: FakeClock) -> None:
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
-
-    async with running(clock) as sim:
-        async with connect(sim.quote_ws_url) as ws:
-            with pytest.raises(ConnectionClosed) as closed:
-                await ws.recv()
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
