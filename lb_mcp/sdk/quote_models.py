@@ -6,6 +6,7 @@ decimals as strings and times as epoch seconds; conversion lives with the codec 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -133,8 +134,14 @@ class MarketTradingDays(_Frozen):
     half_trading_days: list[date]
 
 
-class PushQuote(_Frozen):
-    """A quote push merged into the last known state (zero fields mean "unchanged" on the wire)."""
+@dataclass(frozen=True, slots=True)
+class PushQuote:
+    """A quote push merged into the last known state (zero fields mean "unchanged" on the wire).
+
+    A slotted dataclass rather than a pydantic model: it is built once per push on the hot path
+    from values the codec already typed, and validation there cost more than the rest of the
+    pipeline together.
+    """
 
     last_done: Decimal
     open: Decimal

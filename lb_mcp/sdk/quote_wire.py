@@ -236,26 +236,45 @@ def market_trading_days(message: Any) -> MarketTradingDays:
 
 
 def push_quote(message: Any, previous: PushQuote | None) -> PushQuote:
-    """Merge a PushQuote into the last known state: zero/empty price fields are "unchanged"."""
+    """Merge a PushQuote into the last known state: zero/empty price fields are "unchanged".
 
-    def keep(text: str, old: Decimal | None) -> Decimal:
-        value = dec(text)
-        return old if value == 0 and old is not None else value
-
+    This runs once per push on the hot path, hence the plain code without helpers per field.
+    """
+    last_done, open_, high, low, turnover = (
+        dec(message.last_done),
+        dec(message.open),
+        dec(message.high),
+        dec(message.low),
+        dec(message.turnover),
+    )
+    volume = message.volume
+    if previous is not None:
+        last_done = last_done or previous.last_done
+        open_ = open_ or previous.open
+        high = high or previous.high
+        low = low or previous.low
+        turnover = turnover or previous.turnover
+        volume = volume or previous.volume
+    status = _TRADE_STATUS.get(message.trade_status, TradeStatus.Normal)
+    session = _TRADE_SESSION.get(message.trade_session, TradeSession.Intraday)
     return PushQuote(
-        last_done=keep(message.last_done, previous.last_done if previous else None),
-        open=keep(message.open, previous.open if previous else None),
-        high=keep(message.high, previous.high if previous else None),
-        low=keep(message.low, previous.low if previous else None),
+        last_done=last_done,
+        open=open_,
+        high=high,
+        low=low,
         timestamp=utc_from_epoch(message.timestamp),
-        volume=message.volume or (previous.volume if previous else 0),
-        turnover=keep(message.turnover, previous.turnover if previous else None),
-        trade_status=enum_or_default(TradeStatus, message.trade_status),
-        trade_session=enum_or_default(TradeSession, message.trade_session),
+        volume=volume,
+        turnover=turnover,
+        trade_status=status,
+        trade_session=session,
         current_volume=message.current_volume,
         current_turnover=dec(message.current_turnover),
         sequence=message.sequence,
     )
+
+
+_TRADE_STATUS = {int(member): member for member in TradeStatus}
+_TRADE_SESSION = {int(member): member for member in TradeSession}
 
 
 def push_quote_from_snapshot(quote: SecurityQuote, previous: PushQuote | None) -> PushQuote:

@@ -193,6 +193,9 @@ class Link:
                 self._dispatch(self.proto.events_received())
                 if self.proto.state is State.CLOSED:
                     break
+                # Buffered frames are returned without suspending, so under a flood the
+                # reader would starve the push-callback task and every waiting caller.
+                await asyncio.sleep(0)
         except WsConnectionClosed as exc:
             if self.error is None:
                 code = exc.rcvd.code if exc.rcvd else "no close frame"
