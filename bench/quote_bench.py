@@ -276,7 +276,7 @@ def report(a: Result, b: Result, symbols: int, seconds: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # The sim's quote profile allows a burst of 500 pulls (then 100/s); our client honours that
-    # table, so 400 calls plus the warm-up stay inside the burst and measure latency, not throttling.
+    # table, so 400 calls plus the warm-up stay inside the burst: latency, not throttling.
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--symbols", type=int, default=7, help="at most the 7 simulated symbols")
     parser.add_argument("--seconds", type=float, default=3.0, help="flood duration (<= 60)")
