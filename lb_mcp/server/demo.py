@@ -129,8 +129,19 @@ async def run_demo(
         if result.is_error:
             err = data.get("error", {})
             out(f"   not placed: [{err.get('code')}] {err.get('message')}")
+        elif data.get("order_id"):
+            out(f"   {data.get('status')}: order {data['order_id']} ({data.get('message')})")
+            today = _show(
+                out, "today_orders", await client.call_tool("today_orders", {"symbol": "700.HK"})
+            )
+            for o in today.get("orders", []):
+                if o.get("order_id") == data["order_id"]:
+                    out(
+                        f"   broker says: {o.get('side')} {o.get('quantity')} {o.get('symbol')} "
+                        f"at {o.get('price')}, status {o.get('status')}"
+                    )
         else:
-            out(f"   result: {data}")
+            out(f"   {data.get('status')}: {data.get('message')}")
     return 0
 
 

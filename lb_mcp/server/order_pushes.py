@@ -41,6 +41,11 @@ class OrderPushAuditor:
         tg.start_soon(self._run, receive)
         self._trade.set_on_order_changed(self._on_order_changed)
         stack.callback(self._trade.set_on_order_changed, None)
+        # Subscribing opens the trade socket (token fetch, connect, auth): done in the
+        # background so the server answers ``initialize`` without waiting for the broker.
+        tg.start_soon(self._subscribe)
+
+    async def _subscribe(self) -> None:
         try:
             await self._trade.subscribe([TopicType.Private])
         except OpenApiException as exc:

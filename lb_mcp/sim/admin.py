@@ -8,6 +8,11 @@ simulator's own credentials (or carry its OAuth token), and the simulator binds 
     POST /sim/admin/faults?pings=0&reject_reconnect=1&stall=11,17   set faults (omitted = kept;
                                                     stall= clears) -> the faults now in force
     POST /sim/admin/faults?clear=1                  back to normal
+    POST /sim/admin/faults?withhold_submit=1        the next order submit is applied but its
+                                                    HTTP response never comes (a broker call
+                                                    in flight forever); clear=1 disarms it
+    POST /sim/admin/withheld?timeout=S              wait (S <= 60) until a submit was withheld
+                                                    -> {"withheld": [order ids]}
     POST /sim/admin/step?count=N                    advance the market N steps (N <= 1000)
     POST /sim/admin/flood?symbols=N&seconds=S       benchmark only: PushQuote as fast as the
                                                     sockets drain, S <= 60 s -> {"pushes": n}
@@ -17,7 +22,10 @@ simulator's own credentials (or carry its OAuth token), and the simulator binds 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,7 +34,7 @@ from lb_mcp.sdk.signing import LongbridgeAuth
 
 from .http_api import ApiState, Call, Handler
 from .orders import bad_request
-from .routes import q_int, q_str
+from .routes import q_int, q_str, submit
 
 if TYPE_CHECKING:
     from . import Simulator
@@ -43,8 +51,32 @@ def _flag(call: Call, name: str) -> bool | None:
     return value in ("1", "true")
 
 
+@dataclass
+class SubmitFault:
+    """``withhold_submit``: apply the next submit, then never answer it."""
+
+    armed: bool = False
+    withheld: list[str] = field(default_factory=list)  # order ids applied but not answered
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 def admin_routes(sim: Simulator) -> dict[tuple[str, str], Handler]:
-    """The admin handlers of ``sim`` (looked up at call time, so they work once it runs)."""
+    """The admin handlers of ``sim`` (looked up at call time, so they work once it runs).
+
+    Also wraps the order submit route with the ``withhold_submit`` fault.
+    """
+    submit_fault = SubmitFault()
+
+    async def faulty_submit(state: ApiState, call: Call) -> object:
+        data = await submit(state, call)
+        if not submit_fault.armed:
+            return data
+        submit_fault.armed = False
+        submit_fault.withheld.append(str(data["order_id"]))  # type: ignore[index]
+        changed, submit_fault.changed = submit_fault.changed, asyncio.Event()
+        changed.set()
+        await asyncio.Event().wait()  # the order exists; its caller never hears of it
+        raise AssertionError("unreachable")
 
     async def drop_quote(state: ApiState, call: Call) -> object:
         return {"dropped": await sim.drop_quote_connections()}
@@ -56,6 +88,10 @@ def admin_routes(sim: Simulator) -> dict[tuple[str, str], Handler]:
         current = sim.faults
         if _flag(call, "clear"):
             current.clear()
+            submit_fault.armed = False
+        withhold = _flag(call, "withhold_submit")
+        if withhold is not None:
+            submit_fault.armed = withhold
         pings = _flag(call, "pings")
         if pings is not None:
             current.pings = pings
@@ -73,6 +109,19 @@ def admin_routes(sim: Simulator) -> dict[tuple[str, str], Handler]:
             "reject_reconnect": current.reject_reconnect,
             "stall": sorted(current.stalled),
         }
+
+    async def withheld(state: ApiState, call: Call) -> object:
+        timeout = q_str(call, "timeout") or "0"
+        try:
+            seconds = float(timeout)
+        except ValueError:
+            raise bad_request(f"invalid timeout: {timeout!r}") from None
+        if not 0 <= seconds <= 60:
+            raise bad_request("timeout must be in [0, 60]")
+        if not submit_fault.withheld and seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(submit_fault.changed.wait(), seconds)
+        return {"withheld": list(submit_fault.withheld)}
 
     async def step(state: ApiState, call: Call) -> object:
         count = q_int(call, "count", 1) or 1
@@ -118,6 +167,8 @@ def admin_routes(sim: Simulator) -> dict[tuple[str, str], Handler]:
         ("POST", "/sim/admin/step"): step,
         ("POST", "/sim/admin/flood"): flood,
         ("GET", "/sim/admin/state"): state_,
+        ("POST", "/sim/admin/withheld"): withheld,
+        ("POST", "/v1/trade/order"): faulty_submit,
     }
 
 

@@ -13,7 +13,7 @@ from lb_mcp.sdk.enums import Mode
 from lb_mcp.server.app import build_server, instructions
 from lb_mcp.server.backend import Backend
 
-from .appkit import MODES, SimQuote, make_server, running_sim, settings_for
+from .appkit import MODES, WatchedQuoteContext, make_server, running_sim, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -22,11 +22,11 @@ pytestmark = pytest.mark.anyio
 async def test_one_quote_context_per_server_and_it_is_closed_at_shutdown(
     tmp_path: Path, mode: str
 ) -> None:
-    made: list[SimQuote] = []
+    made: list[WatchedQuoteContext] = []
     async with running_sim() as sim:
 
         def factory(config: Config) -> Any:
-            made.append(SimQuote(sim.market))
+            made.append(WatchedQuoteContext(config))
             return made[-1]
 
         server = make_server(sim, settings_for(tmp_path), quote_factory=factory)

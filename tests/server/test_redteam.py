@@ -25,7 +25,6 @@ from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
 
-from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode
 from lb_mcp.sdk.trade import TradeContext
 from lb_mcp.server.app import build_server
@@ -35,7 +34,7 @@ from lb_mcp.server.orders_service import OrderService
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.sim import Simulator
 
-from .appkit import SimQuote
+from .appkit import watched_quote_factory
 from .orders_support import AUTO_LIMITS, Opener, our_orders, running_sim, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -76,9 +75,6 @@ async def serving(
     async with running_sim() as sim:
         rig = Rig(sim, Opener(), [])
 
-        def quote_factory(config: Config) -> QuoteSource:
-            return SimQuote(sim.market)
-
         def orders_factory(
             s: ServerSettings, m: Mode, trade: TradeContext, quote: QuoteSource
         ) -> OrderService:
@@ -90,7 +86,7 @@ async def serving(
         server = build_server(
             settings,
             backend,
-            quote_factory=quote_factory,
+            quote_factory=watched_quote_factory(sim),
             orders_factory=orders_factory,
             fanout_interval_s=0.0,
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .appkit import MODES, connected
+from .appkit import MODES, connected, step
 
 pytestmark = pytest.mark.anyio
 
@@ -158,8 +158,7 @@ async def test_subscribe_then_poll_quotes_returns_updates_after_the_cursor(
         cursor = first["cursor"]
         empty = await call(client, "poll_quotes", {"cursor": cursor})
         assert empty["updates"] == []
-        sim.market.step()
-        sim.market.step()
+        await step(sim, 2)
         after = await call(client, "poll_quotes", {"cursor": cursor})
         assert {u["symbol"] for u in after["updates"]} == {"700.HK", "AAPL.US"}
         assert after["missed"] == 2  # two steps, latest kept per symbol
@@ -168,3 +167,16 @@ async def test_subscribe_then_poll_quotes_returns_updates_after_the_cursor(
         assert listed["count"] == 2
         gone = await call(client, "unsubscribe", {"symbols": ["AAPL.US"]})
         assert gone["symbols"] == ["700.HK"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_subscription_counts_its_pulled_snapshot_once_and_then_one_update_per_push(
+    tmp_path: Path, mode: str
+) -> None:
+    async with connected(tmp_path, mode) as (sim, client):
+        await call(client, "subscribe", {"symbols": ["700.HK"]})
+        await step(sim)
+        [entry] = (await call(client, "poll_quotes", {"cursor": 0}))["updates"]
+        # snapshot + one push; a first-push snapshot from the broker would make it 3
+        assert entry["updates"] == 2
+        assert Decimal(entry["last_done"]) == sim.market.quote("700.HK").last_done

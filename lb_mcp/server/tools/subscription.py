@@ -92,7 +92,9 @@ async def subscribe_symbols(app: AppContext, symbols: list[str]) -> list[str]:
             "UNKNOWN_SYMBOL",
             f"unknown symbol(s): {', '.join(unknown[:5])}; nothing was subscribed",
         )
-    await app.quote.subscribe(new, [SubType.Quote])
+    # The pulled snapshot is the first update; a first push would repeat it as a second one
+    # that lands whenever the socket delivers it, racing the caller's poll cursor.
+    await app.quote.subscribe(new, [SubType.Quote], is_first_push=False)
     app.streams.add(new)
     for symbol in new:
         app.streams.seed(snapshots[symbol])

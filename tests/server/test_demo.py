@@ -1,0 +1,88 @@
+"""``lb-mcp demo`` end to end: real data at each step; no TTY declines, "yes" places one order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+from lb_mcp.sdk.enums import Mode
+from lb_mcp.server.backend import Backend
+from lb_mcp.server.demo import run_demo
+from lb_mcp.sim import Simulator
+
+from .appkit import settings_for
+from .orders_support import our_orders
+
+pytestmark = pytest.mark.anyio
+LB_MCP = str(Path(sys.executable).with_name("lb-mcp"))
+
+
+@asynccontextmanager
+async def ticking_sim() -> AsyncIterator[tuple[Simulator, Backend]]:
+    # Ticking fast so the streamed-updates step has pushes to wait for.
+    async with Simulator(seed=7, tick=True, push_rate=50) as sim:
+        yield sim, Backend(config=sim.config, mode=Mode.SANDBOX, description="test simulator")
+
+
+async def test_the_demo_without_a_terminal_shows_real_data_declines_and_places_nothing(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    async with ticking_sim() as (sim, backend):
+        with anyio.fail_after(30):
+            code = await run_demo(
+                settings_for(tmp_path), backend, updates=2, out=lines.append, ask=None
+            )
+        placed = our_orders(sim)
+    text = "\n".join(lines)
+    assert code == 0 and placed == []
+    assert "28 tools:" in text and "submit_order" in text
+    assert "status: mode=sandbox trading=True" in text
+    assert any(line.split()[:1] == ["700.HK"] for line in lines)  # a quote row
+    assert "HKD: cash 1780000.00" in text
+    assert sum(" 700.HK " in line and "(seq " in line for line in lines) >= 2
+    assert "BUY 100 700.HK" in text and "(no terminal to answer: declined)" in text
+    assert "declined: the human did not approve (declined); nothing was placed" in text
+
+
+async def test_the_demo_with_a_yes_answer_places_exactly_one_order(tmp_path: Path) -> None:
+    lines: list[str] = []
+    questions: list[str] = []
+
+    def yes(prompt: str) -> str:
+        questions.append(prompt)
+        return "y"
+
+    async with ticking_sim() as (sim, backend):
+        with anyio.fail_after(30):
+            code = await run_demo(
+                settings_for(tmp_path), backend, updates=1, out=lines.append, ask=yes
+            )
+        placed = our_orders(sim)
+    assert code == 0 and len(questions) == 1
+    [order] = placed
+    assert (order.symbol, order.quantity) == ("700.HK", Decimal(100))
+    text = "\n".join(lines)
+    assert f"placed: order {order.order_id}" in text
+    assert f"broker says: Buy 100 700.HK at {order.price}" in text
+
+
+def test_the_demo_command_with_stdin_not_a_terminal_declines() -> None:
+    done = subprocess.run(
+        [LB_MCP, "demo", "--updates", "1"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(no terminal to answer: declined)" in done.stdout
+    assert "nothing was placed" in done.stdout and "placed: order" not in done.stdout
