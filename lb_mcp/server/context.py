@@ -7,7 +7,7 @@ side is always the real ``OrderService``: no server runs order tools without its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from lb_mcp.sdk.quote_models import (
     Subscription,
     Trade,
 )
+from lb_mcp.sdk.quote_push import QuotePush
 from lb_mcp.sdk.trade import TradeContext
 
 from .backend import Backend
@@ -68,6 +69,8 @@ class QuoteSource(Protocol):
     def subscriptions(self) -> Sequence[Subscription]: ...
 
     def set_on_quote(self, callback: QuoteCallback | None) -> None: ...
+
+    def pushes(self, capacity: int = ...) -> AsyncGenerator[QuotePush, None]: ...
 
     def connection_state(self) -> Any: ...
 

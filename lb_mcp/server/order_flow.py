@@ -187,7 +187,9 @@ class OrderFlow:
         if action is Action.CANCEL:
             currency = None if target is None else target.currency
             return Decision(True, "OK", "cancelling an open order", currency=currency)
-        quote, info = await market_facts(self._quote, intent, self.settings.base_currency)
+        quote, info = await market_facts(
+            self._quote, intent, self.settings.base_currency, now=self._clock()
+        )
         used = await self._ledger.usage(self._clock(), self.settings.base_currency)
         orders, notional = used.orders, used.notional
         if exclude is not None and exclude.reserved and exclude.decision.notional_base is not None:

@@ -2,12 +2,12 @@
 
 ::
 
-    QuoteContext push ──on_push──▶ latest[symbol] (one entry per symbol, seq = global counter)
-                                     │                      │
-                  poll_quotes(cursor)┘                      └─▶ dirty URIs ──fan-out task──▶
-                  entries with seq > cursor                       legacy sessions (resources/
-                  (+ how many it missed)                          subscribe) and the
-                                                                  subscriptions/listen bus
+    QuoteContext.pushes() ─consume─▶ latest[symbol] (one entry per symbol, seq = global counter)
+                                       │                      │
+                    poll_quotes(cursor)┘                      └─▶ dirty URIs ──fan-out task──▶
+                    entries with seq > cursor                       legacy sessions (resources/
+                    (+ how many it missed)                          subscribe) and the
+                                                                    subscriptions/listen bus
 
 Coalescing is structural: the store keeps only the latest quote of each symbol, and the fan-out
 task keeps a *set* of dirty URIs, so however fast the market moves a client receives at most one
@@ -17,8 +17,11 @@ number of URIs. A ``poll_quotes`` reader that falls behind gets each symbol's la
 and a ``missed`` count of the intermediate updates it skipped. A legacy session that does not
 take a notification within ``send_timeout_s`` is dropped from every subscription (it re-subscribes).
 
-Pushes arrive through a plain callback; a callback from another thread is moved onto the loop.
-Waiting is event based (no polling loop).
+Pushes come from ``QuoteContext.pushes()`` (:meth:`QuoteStreams.consume`), whose items say how
+many pushes the SDK folded into each one when this consumer fell behind; those count as updates
+too, so ``missed`` is the true number a reader skipped, wherever the coalescing happened.
+:meth:`QuoteStreams.on_push` takes the same input from a plain callback (from another thread it
+is moved onto the loop). Waiting is event based (no polling loop).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,7 +39,9 @@ from typing import Any, Protocol
 import anyio
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
+from lb_mcp.sdk.enums import SubType
 from lb_mcp.sdk.quote_models import PushQuote, SecurityQuote
+from lb_mcp.sdk.quote_push import QuotePush
 
 log = logging.getLogger("lb_mcp.server.streams")
 
@@ -151,8 +156,20 @@ class QuoteStreams:
             timestamp=quote.timestamp,
         )
 
-    def on_push(self, symbol: str, push: PushQuote) -> None:
-        """The QuoteContext callback. Cheap and synchronous; safe from any thread."""
+    async def consume(self, pushes: AsyncIterator[QuotePush]) -> None:
+        """Feed the store from ``QuoteContext.pushes()`` until it ends or this is cancelled."""
+        try:
+            async for item in pushes:
+                if item.sub_type is SubType.Quote and isinstance(item.event, PushQuote):
+                    self.on_push(item.symbol, item.event, item.missed)
+        finally:
+            aclose = getattr(pushes, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def on_push(self, symbol: str, push: PushQuote, missed: int = 0) -> None:
+        """One push, into which ``missed`` older ones were folded. Cheap, synchronous, and
+        safe from any thread."""
         loop = self._loop
         if loop is not None:
             try:
@@ -160,15 +177,17 @@ class QuoteStreams:
             except RuntimeError:
                 running = None
             if running is not loop:
-                loop.call_soon_threadsafe(self.on_push, symbol, push)
+                loop.call_soon_threadsafe(self.on_push, symbol, push, missed)
                 return
-        self.pushes_received += 1
+        folded = max(0, missed)
+        self.pushes_received += 1 + folded
         self.last_push_at = time.monotonic()
         if symbol not in self._subscribed:
             return
         previous = self._latest.get(symbol)
         self._apply(
             symbol,
+            folded=folded,
             last_done=push.last_done,
             open=push.open,
             high=push.high,
@@ -180,14 +199,16 @@ class QuoteStreams:
             timestamp=push.timestamp,
         )
 
-    def _apply(self, symbol: str, **fields: Any) -> None:
-        self._seq += 1
+    def _apply(self, symbol: str, folded: int = 0, **fields: Any) -> None:
+        # Updates folded upstream each take a sequence number too, so ``changes_since``
+        # counts them as missed like the ones this store replaced itself.
+        self._seq += 1 + folded
         previous = self._latest.get(symbol)
         entry = QuoteEntry(
             symbol=symbol,
             received_at=self._wall(),
             seq=self._seq,
-            updates=(previous.updates if previous else 0) + 1,
+            updates=(previous.updates if previous else 0) + 1 + folded,
             **fields,
         )
         self._latest[symbol] = entry

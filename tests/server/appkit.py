@@ -2,17 +2,17 @@
 
 The server runs on the real path: its ``QuoteContext`` talks to the simulator's quote socket and
 ``sim.market.step()`` reaches it as pushes. The context is a :class:`WatchedQuoteContext`, the
-real one plus a record of the newest push sequence each symbol delivered, so a test can step the
-market and wait until the server has the resulting pushes (:func:`step`) instead of sleeping.
+real one plus a record of the newest push sequence per symbol the server consumed from
+``pushes()``, so a test can step the market and wait until the server has the resulting pushes
+(:func:`step`) instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import weakref
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,10 @@ import anyio
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode, SubType
+from lb_mcp.sdk.pushes import DEFAULT_CAPACITY
 from lb_mcp.sdk.quote import QuoteContext
 from lb_mcp.sdk.quote_models import PushQuote
-from lb_mcp.sdk.quote_push import Callback
+from lb_mcp.sdk.quote_push import QuotePush
 from lb_mcp.server.app import build_server
 from lb_mcp.server.backend import Backend
 from lb_mcp.server.settings import ServerSettings
@@ -38,45 +39,73 @@ _watched: weakref.WeakKeyDictionary[Simulator, list[WatchedQuoteContext]] = (
 
 
 class WatchedQuoteContext(QuoteContext):
-    """The real ``QuoteContext``; it also notes the newest sequence delivered per symbol."""
+    """The real ``QuoteContext``; it notes the newest sequence per symbol that the SDK received
+    (``received``) and that the server's ``pushes()`` reader consumed (``delivered``), and can
+    :meth:`hold` that reader so pushes pile up in the SDK."""
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
+        self.received: dict[str, int] = {}
         self.delivered: dict[str, int] = {}
         self.closed = False
         self._progress = asyncio.Event()
+        self._released = asyncio.Event()
+        self._released.set()
+        super().set_on_quote(self._on_received)
 
-    def set_on_quote(self, callback: Callback[PushQuote] | None) -> None:
-        if callback is None:
-            super().set_on_quote(None)
-            return
-        inner = callback
+    def _on_received(self, symbol: str, push: PushQuote) -> None:
+        self.received[symbol] = max(self.received.get(symbol, 0), push.sequence)
+        self._notify()
 
-        def observed(symbol: str, push: PushQuote) -> Awaitable[None] | None:
-            result = inner(symbol, push)
-            self.delivered[symbol] = max(self.delivered.get(symbol, 0), push.sequence)
-            progress, self._progress = self._progress, asyncio.Event()
-            progress.set()
-            return result if inspect.isawaitable(result) else None
+    def _notify(self) -> None:
+        progress, self._progress = self._progress, asyncio.Event()
+        progress.set()
 
-        super().set_on_quote(observed)
+    async def pushes(self, capacity: int = DEFAULT_CAPACITY) -> AsyncGenerator[QuotePush, None]:
+        async with aclosing(super().pushes(capacity)) as inner:
+            async for item in inner:
+                yield item
+                # Resumed: the reader handled ``item`` and asks for the next one.
+                if item.sub_type is SubType.Quote and isinstance(item.event, PushQuote):
+                    symbol = item.symbol
+                    seq = max(self.delivered.get(symbol, 0), item.event.sequence)
+                    self.delivered[symbol] = seq
+                    self._notify()
+                await self._released.wait()
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """The server reads no further push inside this block (the SDK coalesces them)."""
+        self._released.clear()
+        try:
+            yield
+        finally:
+            self._released.set()
 
     async def close(self) -> None:
         self.closed = True
+        self._notify()
         await super().close()
 
-    async def caught_up(self, sim: Simulator) -> None:
-        """Wait until every Quote push the simulator sent for our subscriptions was delivered."""
-        while True:
+    async def _until(self, sim: Simulator, seen: dict[str, int]) -> None:
+        while not self.closed:
             behind = [
                 s.symbol
                 for s in self.subscriptions()
                 if SubType.Quote in s.sub_types
-                and self.delivered.get(s.symbol, 0) < sim.ws_servers.quote.sequence(s.symbol)
+                and seen.get(s.symbol, 0) < sim.ws_servers.quote.sequence(s.symbol)
             ]
-            if not behind or self.closed:
+            if not behind:
                 return
             await self._progress.wait()
+
+    async def caught_up(self, sim: Simulator) -> None:
+        """Wait until the server consumed every Quote push the simulator sent us."""
+        await self._until(sim, self.delivered)
+
+    async def all_received(self, sim: Simulator) -> None:
+        """Wait until the SDK received every Quote push the simulator sent us."""
+        await self._until(sim, self.received)
 
 
 def watch(sim: Simulator) -> list[WatchedQuoteContext]:

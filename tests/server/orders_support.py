@@ -1,22 +1,32 @@
-"""Shared helpers for the order tests: a running simulator, SDK contexts and the service."""
+"""Shared helpers for the order tests: a running simulator, SDK contexts and the service.
+
+The service reads market facts through the real ``QuoteContext`` on the simulator's quote
+socket, as the server does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from lb_mcp.sdk.enums import Mode, TradeStatus
+import anyio
+
+from lb_mcp.sdk.enums import Mode, OrderStatus, TopicType
+from lb_mcp.sdk.models import PushOrderChanged
+from lb_mcp.sdk.quote import QuoteContext
 from lb_mcp.sdk.trade import TradeContext
+from lb_mcp.sdk.trade_push import OrderChangedCallback
 from lb_mcp.server.journal import REMARK_PREFIX
 from lb_mcp.server.orders_service import OrderService
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.sim import Simulator
 from lb_mcp.sim.orders import OrderRecord
-from lb_mcp.sim.universe import UNIVERSE
 
 AUTO_LIMITS = {
     "LB_MCP_CONFIRM": "auto",
@@ -48,52 +58,58 @@ class Opener:
         return self.result
 
 
-@dataclass(frozen=True)
-class _Quote:
-    symbol: str
-    last_done: Decimal
-    prev_close: Decimal
-    trade_status: TradeStatus
-    timestamp: datetime
+class WatchedTradeContext(TradeContext):
+    """The real ``TradeContext``; it notes when the push subscription is answered and which
+    order statuses were pushed (after the consumer's callback ran), so tests wait on events."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subscribed = anyio.Event()
+        self.pushed: dict[str, list[OrderStatus]] = {}
+        self._progress = asyncio.Event()
 
-@dataclass(frozen=True)
-class _Static:
-    symbol: str
-    name_en: str
-    currency: str
-    lot_size: int
+    async def subscribe(self, topics: Sequence[TopicType]) -> None:
+        await super().subscribe(topics)
+        self.subscribed.set()
 
+    def set_on_order_changed(self, callback: OrderChangedCallback | None) -> None:
+        if callback is None:
+            super().set_on_order_changed(None)
+            return
+        inner = callback
 
-class SimQuotes:
-    """Quote facts straight from the simulator's market model (no quote socket needed)."""
+        def observed(event: PushOrderChanged) -> Awaitable[None] | None:
+            result = inner(event)
+            self.pushed.setdefault(event.order_id, []).append(event.status)
+            progress, self._progress = self._progress, asyncio.Event()
+            progress.set()
+            return result if inspect.isawaitable(result) else None
 
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+        super().set_on_order_changed(observed)
 
-    async def quote(self, symbols: list[str]) -> list[_Quote]:
-        out = []
-        for symbol in symbols:
-            q = self._sim.market.quote(symbol)
-            stamp = datetime.fromtimestamp(q.timestamp, UTC)
-            out.append(_Quote(symbol, q.last_done, q.prev_close, q.trade_status, stamp))
-        return out
+    async def pushed_status(self, order_id: str, status: OrderStatus) -> None:
+        """Wait until a push reported ``status`` for ``order_id``."""
+        while status not in self.pushed.get(order_id, []):
+            await self._progress.wait()
 
-    async def static_info(self, symbols: list[str]) -> list[_Static]:
-        return [
-            _Static(s, UNIVERSE[s].name_en, UNIVERSE[s].currency, UNIVERSE[s].lot_size)
-            for s in symbols
-            if s in UNIVERSE
-        ]
+    async def pushed_times(self, order_id: str, count: int) -> None:
+        """Wait until ``count`` pushes about ``order_id`` were handled."""
+        while len(self.pushed.get(order_id, [])) < count:
+            await self._progress.wait()
 
 
 @dataclass
 class Rig:
     sim: Simulator
     trade: TradeContext
-    quote: SimQuotes
+    quote: QuoteContext
     service: OrderService
     opener: Opener
+
+
+def sim_clock(sim: Simulator) -> Callable[[], datetime]:
+    """The simulator's (injected) clock as the service's clock."""
+    return lambda: datetime.fromtimestamp(sim.clock(), UTC)
 
 
 @asynccontextmanager
@@ -109,14 +125,19 @@ async def order_rig(
     mode: Mode = Mode.SANDBOX,
     sim: Simulator | None = None,
     trade_factory: Callable[[Simulator], TradeContext] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Rig]:
     async with running_sim() if sim is None else _existing(sim) as live:
         trade = trade_factory(live) if trade_factory else TradeContext(live.config)
         opener = Opener()
-        quote = SimQuotes(live)
-        async with trade:
+        async with trade, QuoteContext(live.config) as quote:
             service = OrderService(
-                settings=settings, mode=mode, trade=trade, quote=quote, opener=opener
+                settings=settings,
+                mode=mode,
+                trade=trade,
+                quote=quote,
+                clock=clock or sim_clock(live),
+                opener=opener,
             )
             async with service:
                 yield Rig(live, trade, quote, service, opener)
@@ -125,3 +146,16 @@ async def order_rig(
 @asynccontextmanager
 async def _existing(sim: Simulator) -> AsyncIterator[Simulator]:
     yield sim
+
+
+__all__ = [
+    "AUTO_LIMITS",
+    "Opener",
+    "Rig",
+    "WatchedTradeContext",
+    "order_rig",
+    "our_orders",
+    "running_sim",
+    "settings_for",
+    "sim_clock",
+]

@@ -8,32 +8,54 @@ from pathlib import Path
 import anyio
 import pytest
 
-from lb_mcp.sdk.enums import Mode, OrderSide
+from lb_mcp.sdk.enums import Mode, OrderSide, OrderStatus
+from lb_mcp.sdk.trade import TradeContext
 from lb_mcp.server.audit import AuditKind, AuditLog
 from lb_mcp.server.journal import IntentJournal, JournalState
 from lb_mcp.server.order_model import Action, OrderRequest, Status
+from lb_mcp.sim import Simulator
 
-from .orders_support import AUTO_LIMITS, order_rig, our_orders, settings_for
+from .orders_support import AUTO_LIMITS, WatchedTradeContext, order_rig, our_orders, settings_for
 
 pytestmark = pytest.mark.anyio
 
 BUY_700 = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("402"))
+# The order of the statuses a plain limit buy passes through (none may come back).
+_LIFECYCLE = [
+    OrderStatus.WaitToNew,
+    OrderStatus.New,
+    OrderStatus.PartialFilled,
+    OrderStatus.Filled,
+]
 
 
 async def test_auto_confirmation_places_exactly_the_order_once_and_audits_it(
     tmp_path: Path,
 ) -> None:
-    async with order_rig(settings_for(tmp_path, **AUTO_LIMITS)) as rig:
+    trades: list[WatchedTradeContext] = []
+
+    def trade_factory(sim: Simulator) -> TradeContext:
+        trades.append(WatchedTradeContext(sim.config))
+        return trades[-1]
+
+    async with order_rig(settings_for(tmp_path, **AUTO_LIMITS), trade_factory=trade_factory) as rig:
+        [trade] = trades
+        with anyio.fail_after(5):
+            await trade.subscribed.wait()  # the auditor hears this order's pushes
         prepared = await rig.service.prepare(Action.SUBMIT, BUY_700)
         outcome = await rig.service.decide(prepared)
         placed = our_orders(rig.sim)
-    assert outcome.status is Status.PLACED and outcome.order_id is not None
+        assert outcome.order_id is not None
+        with anyio.fail_after(5):  # the broker's current status reached the auditor
+            await trade.pushed_status(outcome.order_id, placed[0].status)
+    assert outcome.status is Status.PLACED
     assert [(o.order_id, o.symbol, o.quantity, o.price) for o in placed] == [
         (outcome.order_id, "700.HK", Decimal(100), Decimal("402"))
     ]
     assert placed[0].client_request_id == outcome.intent_id
-    kinds = [(r.kind, r.channel, r.outcome, r.code) for r in _audit(tmp_path)]
-    assert kinds == [
+    records = _audit(tmp_path)
+    ours = [r for r in records if r.kind is not AuditKind.STATUS_CHANGE]
+    assert [(r.kind, r.channel, r.outcome, r.code) for r in ours] == [
         (AuditKind.REQUEST, None, None, None),
         (AuditKind.GUARD_DECISION, None, None, "OK"),
         (AuditKind.CONFIRMATION, "auto", "accepted", None),
@@ -41,6 +63,18 @@ async def test_auto_confirmation_places_exactly_the_order_once_and_audits_it(
         (AuditKind.SUBMIT_SENT, None, None, None),
         (AuditKind.SUBMIT_RESULT, None, None, "OK"),
     ]
+    # The broker's pushes: all about this order, none before it was sent, each status once
+    # and never going back, ending at the status the broker holds now.
+    changes = [r for r in records if r.kind is AuditKind.STATUS_CHANGE]
+    sent_at = next(i for i, r in enumerate(records) if r.kind is AuditKind.SUBMIT_SENT)
+    assert changes and all(records.index(r) > sent_at for r in changes)
+    assert {(r.broker_order_id, r.detail["symbol"]) for r in changes} == {
+        (outcome.order_id, "700.HK")
+    }
+    statuses = [OrderStatus(r.code) for r in changes]
+    ranks = [_LIFECYCLE.index(s) for s in statuses]
+    assert ranks == sorted(set(ranks)), statuses
+    assert statuses[-1] is placed[0].status is OrderStatus.New
 
 
 async def test_an_elicitation_decline_places_nothing_and_frees_the_reservation(

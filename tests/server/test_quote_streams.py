@@ -1,0 +1,92 @@
+"""The server's quote stream reads ``QuoteContext.pushes()``: pushes the SDK folded still count."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp.server.subscriptions import InMemorySubscriptionBus
+
+from lb_mcp.sdk.enums import SubType, TradeSession, TradeStatus
+from lb_mcp.sdk.quote_models import PushDepth, PushQuote
+from lb_mcp.sdk.quote_push import QuotePush
+from lb_mcp.server.streams import QuoteStreams
+
+from .appkit import MODES, connected, watch
+from .test_tools_read import call
+
+pytestmark = pytest.mark.anyio
+
+BURST = 7
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_reader_that_falls_behind_a_burst_is_told_every_update_it_missed(
+    tmp_path: Path, mode: str
+) -> None:
+    async with connected(tmp_path, mode) as (sim, client):
+        await call(client, "subscribe", {"symbols": ["700.HK"]})
+        cursor = (await call(client, "poll_quotes", {"cursor": 0}))["cursor"]
+        before = (await call(client, "status"))["pushes_received"]
+        [quotes] = watch(sim)
+        # The server stops reading while the market moves, so the SDK folds the pushes.
+        async with quotes.hold():
+            for _ in range(BURST):
+                sim.market.step()
+            with anyio.fail_after(5):
+                await quotes.all_received(sim)
+        with anyio.fail_after(5):
+            await quotes.caught_up(sim)
+        after = await call(client, "poll_quotes", {"cursor": cursor})
+        status = await call(client, "status")
+    [entry] = after["updates"]
+    assert Decimal(entry["last_done"]) == sim.market.quote("700.HK").last_done
+    assert after["missed"] == BURST - 1
+    assert entry["updates"] == 1 + BURST  # the subscribe snapshot, then every push
+    assert status["pushes_received"] - before == BURST
+
+
+def _push(price: str, sequence: int) -> PushQuote:
+    return PushQuote(
+        last_done=Decimal(price),
+        open=Decimal(price),
+        high=Decimal(price),
+        low=Decimal(price),
+        timestamp=datetime(2025, 11, 13, 2, 30, tzinfo=UTC),
+        volume=100,
+        turnover=Decimal(price) * 100,
+        trade_status=TradeStatus.Normal,
+        trade_session=TradeSession.Intraday,
+        current_volume=100,
+        current_turnover=Decimal(price) * 100,
+        sequence=sequence,
+    )
+
+
+async def _feed(items: list[QuotePush]) -> AsyncIterator[QuotePush]:
+    for item in items:
+        yield item
+
+
+async def test_each_folded_push_is_one_missed_update_and_other_feeds_are_ignored() -> None:
+    streams = QuoteStreams(InMemorySubscriptionBus())
+    streams.add(["700.HK"])
+    await streams.consume(
+        _feed(
+            [
+                QuotePush("700.HK", SubType.Quote, _push("400", 1)),
+                QuotePush("700.HK", SubType.Quote, _push("402", 6), missed=4),
+                QuotePush("9988.HK", SubType.Quote, _push("120", 3), missed=2),
+                QuotePush("700.HK", SubType.Depth, PushDepth(asks=[], bids=[]), missed=9),
+            ]
+        )
+    )
+    changes = streams.changes_since(0)
+    [entry] = changes.entries
+    assert (entry.last_done, entry.updates) == (Decimal("402"), 6)
+    assert (changes.missed, changes.cursor) == (5, 6)
+    assert streams.pushes_received == 6 + 3  # the unsubscribed symbol's too
