@@ -3,13 +3,15 @@
 ``serve`` picks the backend from the environment, once: without ``LONGBRIDGE_*`` (or legacy
 ``LONGPORT_*``) credentials it starts the embedded simulator in-process (mode sandbox); with
 them it uses ``Config.from_apikey_env()`` (mode live). Logs go to stderr only, because stdout is
-the stdio transport.
+the stdio transport. Limits and switches come from ``LB_MCP_*`` and, optionally, the human-edited
+TOML file named by ``--config PATH`` or ``LB_MCP_CONFIG`` (the environment wins over the file).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import logging
 import os
@@ -17,13 +19,16 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lb_mcp.server.backend import Backend
+    from lb_mcp.server.settings import ServerSettings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 CREDENTIAL_KEYS = ("APP_KEY", "APP_SECRET", "ACCESS_TOKEN")
+CONFIG_ENV = "LB_MCP_CONFIG"
 log = logging.getLogger("lb_mcp")
 
 
@@ -50,6 +55,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="Host header to accept when binding a non-loopback address (repeatable)",
     )
     serve.add_argument("--seed", type=int, default=7, help="simulator seed (sandbox only)")
+    serve.add_argument(
+        "--config",
+        default=None,
+        metavar="PATH",
+        help=f"TOML settings file (default: ${CONFIG_ENV}); LB_MCP_* variables override it",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
 
     demo = sub.add_parser("demo", help="drive the server on the simulator from a real client")
@@ -100,10 +111,50 @@ async def open_backend(env: Mapping[str, str], seed: int = 7) -> AsyncIterator[B
         )
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    from lb_mcp.server.app import build_server
-    from lb_mcp.server.settings import ServerSettings
+class SettingsLoadError(Exception):
+    """The settings could not be read; the message is for the human and names the culprit."""
 
+
+def load_settings(env: Mapping[str, str], config: str | None) -> ServerSettings:
+    """``ServerSettings`` from ``env`` and the config file (``config``, else ``LB_MCP_CONFIG``)."""
+    from lb_mcp.server.settings import ServerSettings, SettingsError
+
+    name = config if config is not None else env.get(CONFIG_ENV, "").strip() or None
+    path = None if name is None else Path(name).expanduser()
+    try:
+        return ServerSettings.from_env(env, config_file=path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SettingsLoadError(f"cannot read config file {path}: {reason}") from None
+    except SettingsError as exc:
+        message = str(exc)
+        if path is not None and str(path) not in message and _file_is_to_blame(path):
+            message = f"config file {path}: {message}"
+        raise SettingsLoadError(message) from None
+
+
+def _file_is_to_blame(path: Path) -> bool:
+    from lb_mcp.server.settings import ServerSettings, SettingsError
+
+    try:
+        ServerSettings.from_env({}, config_file=path)
+    except SettingsError:
+        return True
+    return False
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    # The start-up allocates many long-lived objects (the SDK's and our pydantic models, tool
+    # schemas) and almost no garbage; the cyclic GC would rescan them again and again. Pause it
+    # until the server is built, then freeze what exists so later collections skip it.
+    gc.disable()
+    try:
+        return await _serve_started(args)
+    finally:
+        gc.enable()
+
+
+async def _serve_started(args: argparse.Namespace) -> int:
     if args.transport == "http" and not _is_loopback(args.host) and not args.allow_host:
         log.error(
             "refusing to bind %s: not a loopback address. Pass --allow-host for every Host "
@@ -111,9 +162,17 @@ async def _serve(args: argparse.Namespace) -> int:
             args.host,
         )
         return 2
-    settings = ServerSettings.from_env()
+    try:
+        settings = load_settings(os.environ, args.config)
+    except SettingsLoadError as exc:
+        print(f"lb-mcp: {exc}", file=sys.stderr, flush=True)
+        return 2
+    from lb_mcp.server.app import build_server
+
     async with open_backend(os.environ, args.seed) as backend:
         mcp = build_server(settings, backend)
+        gc.freeze()
+        gc.enable()
         log.info("lb-mcp: mode %s (%s)", backend.mode.value, backend.description)
         if args.transport == "stdio":
             await mcp.run_stdio_async()

@@ -10,8 +10,10 @@ instead of being refused by the gateway.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -126,6 +128,21 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 # --- client ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _verifying_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once per process: loading the CA bundle costs
+    ~20 ms of CPU, and every ``HttpClient`` (one per quote/trade context) would pay it again."""
+    return httpx.create_ssl_context()
+
+
+def _tls_context(http_url: str) -> ssl.SSLContext:
+    if http_url.lower().startswith("https:"):
+        return _verifying_context()
+    # A plain-http endpoint (the local simulator) never does TLS, so skip loading the CA bundle.
+    # This context still verifies and has no trusted roots: any TLS use would fail closed.
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class HttpClient:
     """Async REST client for one account. Owns an ``httpx.AsyncClient``; close it when done."""
 
@@ -150,7 +167,10 @@ class HttpClient:
             clock=clock,
         )
         self._client = httpx.AsyncClient(
-            transport=transport, auth=auth, timeout=httpx.Timeout(timeout)
+            transport=transport,
+            auth=auth,
+            timeout=httpx.Timeout(timeout),
+            verify=_tls_context(config.http_url),
         )
 
     def __repr__(self) -> str:

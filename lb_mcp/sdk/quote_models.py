@@ -16,7 +16,8 @@ from .enums import Market, Period, SubType, TradeDirection, TradeSession, TradeS
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Validators are built on first use, not at import (start-up time; see WireModel).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 def utc_from_epoch(seconds: int) -> datetime:

@@ -202,9 +202,13 @@ OptRth = Annotated[OutsideRTH | None, BeforeValidator(_outside_rth)]
 
 
 class WireModel(BaseModel):
-    """Frozen; unknown keys ignored; fields settable by name or wire alias."""
+    """Frozen; unknown keys ignored; fields settable by name or wire alias.
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    ``defer_build``: a model's validator is built on its first use rather than at import, so a
+    process that never touches, say, fund positions never pays for them (start-up time).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
 __all__ = [

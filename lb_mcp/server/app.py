@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
@@ -121,7 +122,6 @@ def build_server(
         trade_ctx = make_trade(backend.config)
         order_service: OrderService | None = None
         try:
-            quote_ctx.set_on_quote(streams.on_push)
             order_service = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
             await order_service.start()
             app = AppContext(
@@ -134,6 +134,11 @@ def build_server(
             )
             async with anyio.create_task_group() as tg:
                 tg.start_soon(streams.run_fanout)
+                # pushes() rather than set_on_quote: its items carry how many pushes the SDK
+                # folded together, so poll_quotes' ``missed`` is true. The stream registers on
+                # its first read; the checkpoint lets that happen before any tool can subscribe.
+                tg.start_soon(streams.consume, quote_ctx.pushes())
+                await anyio.lowlevel.checkpoint()
                 live.app = app
                 try:
                     yield app
