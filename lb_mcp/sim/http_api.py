@@ -34,6 +34,7 @@ from .market import MarketModel
 from .matching import Broker
 from .orders import SimError, bad_request
 from .ratelimit import SlidingWindowLimiter, limited_key
+from .watchlist import WatchlistBook
 
 log = logging.getLogger("lb_mcp.sim.http")
 
@@ -55,6 +56,13 @@ class ApiState:
     limiter: SlidingWindowLimiter = field(default_factory=SlidingWindowLimiter)
     otps: set[str] = field(default_factory=set)
     online: Callable[[], int] = lambda: 0
+    watchlist: WatchlistBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        market = self.market
+        self.watchlist = WatchlistBook(
+            lambda s: market.last_price(s) if market.knows(s) else None, self.clock
+        )
 
     def issue_otp(self) -> str:
         otp = secrets.token_hex(16)

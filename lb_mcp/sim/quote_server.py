@@ -1,8 +1,9 @@
 """The simulator's quote socket: pulls, subscriptions and pushes from the REST side's market.
 
-Every pull the official ``QuoteContext`` sends over the socket (cmds 4, 5-11, 14, 15, 17-19, 27;
-protocol.md §5.1) is answered from the same :class:`~lb_mcp.sim.market.MarketModel` the REST
-gateway reads; anything else is status 3 + ``Error{301600, "not supported by simulator"}``.
+Every pull the official ``QuoteContext`` sends over the socket (cmds 4-27; protocol.md §5.1) is
+answered from the same :class:`~lb_mcp.sim.market.MarketModel` the REST gateway reads (cmds 12,
+13, 16 and 20-26 via :mod:`lb_mcp.sim.quote_extras`); anything else is status 3 +
+``Error{301600, "not supported by simulator"}``.
 Multi-symbol pulls omit unknown symbols; a single-symbol pull of an unknown symbol is status 7 +
 301600 (§5.4 leaves the real server's choice UNCONFIRMED).
 
@@ -33,6 +34,7 @@ from lb_mcp.sdk.proto import quote_pb2
 
 from . import quote_wire as wire
 from .marketdata import MarketEvent
+from .quote_extras import QuoteExtras
 from .sessions import TIMEZONES
 from .ws_server import Connection, Faults, Reply, SocketServer, error
 
@@ -47,7 +49,7 @@ MAX_COUNT: Final = 1000  # trades / candlesticks per request
 MAX_FLOOD_S: Final = 60.0
 PULLS_LIMIT: Final = (100, 500)  # (tokens per second, burst) in the cmd-4 rate_limit table
 _SUB_TYPES: Final = frozenset(int(t) for t in SubType if t)
-_SUPPORTED_PULLS: Final = (8, 9, 10, 11, 14, 15, 17, 18, 19, 27)
+_SUPPORTED_PULLS: Final = tuple(range(8, 28))
 
 
 def _canon(symbol: str) -> str:
@@ -97,6 +99,7 @@ class QuoteServer(SocketServer):
             Q.QueryIntraday: self._intraday,
             Q.QueryCandlestick: self._candlesticks,
             Q.QueryHistoryCandlestick: self._history,
+            **QuoteExtras(self.market, _canon).handlers(),
         }
 
     async def start(self, host: str) -> None:

@@ -1,4 +1,5 @@
-"""REST handlers: rest.md §3 rows 1-15 and 21, plus ``GET /v1/socket/token``.
+"""REST handlers: rest.md §3 rows 1-15 and 21, plus ``GET /v1/socket/token``; the quote-side
+rows (§6) live in :mod:`lb_mcp.sim.quote_routes` and are merged into :data:`ROUTES` here.
 
 Handlers parse parameters (missing or malformed → 602001), call the broker / ledger / market and
 return the ``data`` payload; :mod:`lb_mcp.sim.http_api` wraps it in the envelope.
@@ -15,6 +16,7 @@ from lb_mcp.sdk.enums import Market, OrderSide, OrderStatus
 from .http_api import ApiState, Call, Handler
 from .matching import SubmitRequest, parse_decimal
 from .orders import Execution, OrderRecord, bad_request, not_found
+from .quote_routes import QUOTE_ROUTES
 from .sessions import local_date
 from .universe import UNIVERSE
 from .wire import (
@@ -295,30 +297,6 @@ async def socket_token(state: ApiState, call: Call) -> object:
     return {"otp": state.issue_otp(), "limit": 10, "online": state.online()}
 
 
-_VALUATION = {"HK": 38, "US": 72, "CN": 45, "SG": 50}
-
-
-async def market_temperature(state: ApiState, call: Call) -> object:
-    market = q_str(call, "market", required=True) or ""
-    if market not in _VALUATION:
-        raise bad_request(f"unsupported market {market!r}")
-    changes: list[Decimal] = []
-    for symbol in state.market.symbols:
-        quote = state.market.quote(symbol)
-        if UNIVERSE[symbol].market.value == market and quote.prev_close > 0:
-            changes.append((quote.last_done - quote.prev_close) / quote.prev_close)
-    mood = sum(changes, Decimal(0)) / len(changes) if changes else Decimal(0)
-    temperature = max(0, min(100, int(50 + mood * 1000)))
-    description = "Hot" if temperature >= 70 else "Cold" if temperature <= 30 else "Moderate"
-    return {
-        "temperature": temperature,
-        "description": description,
-        "valuation": _VALUATION[market],
-        "sentiment": temperature,
-        "updated_at": str(int(state.clock())),
-    }
-
-
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/v1/asset/account"): account,
     ("GET", "/v1/asset/cashflow"): cash_flow,
@@ -336,7 +314,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/v3/trade/execution/all"): all_executions,
     ("GET", "/v1/trade/estimate/buy_limit"): estimate,
     ("GET", "/v1/socket/token"): socket_token,
-    ("GET", "/v1/quote/market_temperature"): market_temperature,
+    **QUOTE_ROUTES,
 }
 
 __all__ = ["ROUTES"]
