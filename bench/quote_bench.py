@@ -1,7 +1,7 @@
 """Quote benchmark: our ``lb_mcp.sdk.quote.QuoteContext`` vs the official ``longbridge`` 5.3.0
 ``QuoteContext``, against one ``lb-mcp sim`` subprocess (loopback only). Prints numbers.
 
-Run: ``.venv/bin/python bench/quote_bench.py [--calls 500] [--symbols 7] [--seconds 3]``
+Run: ``.venv/bin/python bench/quote_bench.py [--calls 400] [--symbols 7] [--seconds 3] [--runs 3]``
 
 1. ``quote()`` round trip (one symbol) p50 / p99 over ``--calls`` sequential calls.
 2. Push callbacks per second while the simulator floods PushQuote for ``--symbols`` symbols as
@@ -252,9 +252,33 @@ async def ours(env: dict[str, str], symbols: list[str], calls: int, seconds: flo
 # ---------------------------------------------------------------------------- report
 
 
+def ratio(x: float, y: float) -> str:
+    return f"{x / y:.2f}x" if y else "n/a"
+
+
+def summary(runs: list[tuple[Result, Result]]) -> None:
+    """Medians over ``--runs`` (each run: both clients, one after the other, same simulator)."""
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    rows = [
+        ("quote() p50 ms", [a.p50_ms for a, _ in runs], [b.p50_ms for _, b in runs]),
+        ("pushes absorbed/s", [a.absorbed for a, _ in runs], [b.absorbed for _, b in runs]),
+        ("callbacks/s in flood window", [a.rate for a, _ in runs], [b.rate for _, b in runs]),
+        ("drain after flood s", [a.drain_s for a, _ in runs], [b.drain_s for _, b in runs]),
+    ]
+    print(f"\nmedians over {len(runs)} runs (ratio: median of the per-run ratios)")
+    print(f"{'':30} {'ours':>12} {'official':>12} {'ours/official':>14}")
+    for name, ours_values, theirs_values in rows:
+        ratios = [x / y for x, y in zip(ours_values, theirs_values, strict=True) if y]
+        r = f"{med(ratios):.2f}x" if ratios and "drain" not in name else ""
+        x, y = med(ours_values), med(theirs_values)
+        digits = 3 if "ms" in name or "drain" in name else 0
+        print(f"{name:30} {x:>12.{digits}f} {y:>12.{digits}f} {r:>14}")
+
+
 def report(a: Result, b: Result, symbols: int, seconds: float) -> None:
-    def ratio(x: float, y: float) -> str:
-        return f"{x / y:.2f}x" if y else "n/a"
 
     ab, bb = a.absorbed, b.absorbed
     rows = [
@@ -280,14 +304,23 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--symbols", type=int, default=7, help="at most the 7 simulated symbols")
     parser.add_argument("--seconds", type=float, default=3.0, help="flood duration (<= 60)")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat everything (a fresh simulator each time)"
+    )
     args = parser.parse_args()
     universe = ["5.HK", "600519.SH", "700.HK", "9988.HK", "AAPL.US", "NVDA.US", "TSLA.US"]
     symbols = universe[: max(1, min(args.symbols, len(universe)))]
-    with simulator() as env:
-        print(f"simulator up; {args.calls} quote() calls, then the flood, per client ...")
-        theirs = official(env, symbols, args.calls, args.seconds)
-        mine = asyncio.run(ours(env, symbols, args.calls, args.seconds))
-    report(mine, theirs, len(symbols), args.seconds)
+    runs: list[tuple[Result, Result]] = []
+    for _ in range(max(1, args.runs)):
+        # A fresh simulator per run: the quote() calls stay inside the pull burst (see --calls).
+        with simulator() as env:
+            print(f"simulator up; {args.calls} quote() calls, then the flood, per client ...")
+            theirs = official(env, symbols, args.calls, args.seconds)
+            mine = asyncio.run(ours(env, symbols, args.calls, args.seconds))
+        report(mine, theirs, len(symbols), args.seconds)
+        runs.append((mine, theirs))
+    if len(runs) > 1:
+        summary(runs)
     return 0
 
 

@@ -220,6 +220,22 @@ def serialize(packet: Packet, *, gzip_threshold: int | None = None) -> bytes:
     return b"".join((head, length, body))
 
 
+def encode_request(cmd: int, request_id: int, timeout_ms: int, body: bytes) -> bytes:
+    """``serialize(Request(cmd, request_id, timeout_ms, body))`` without the packet object.
+
+    Every request a client sends goes through here (never compressed, like the official SDK).
+    """
+    if not (0 <= cmd <= 0xFF and 0 <= request_id <= 0xFFFFFFFF and 0 <= timeout_ms <= 0xFFFF):
+        check(Request(cmd, request_id, timeout_ms, body))  # raises with the precise reason
+    if not isinstance(body, bytes):
+        raise ProtocolError("body must be bytes")
+    size = len(body)
+    if size > MAX_BODY_LEN:
+        raise ProtocolError(f"body of {size} bytes does not fit the u24 body_len")
+    head = _REQUEST_HEAD.pack(PacketType.REQUEST, cmd, request_id, timeout_ms)
+    return b"".join((head, size.to_bytes(3, "big"), body))
+
+
 # ---------------------------------------------------------------------------- control bodies
 
 
@@ -349,6 +365,7 @@ __all__ = [
     "encode_auth_request",
     "encode_error",
     "encode_reconnect_request",
+    "encode_request",
     "encode_session",
     "parse",
     "response_error",

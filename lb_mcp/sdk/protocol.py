@@ -31,10 +31,12 @@ from typing import Final
 
 from .codec import (
     MAX_INFLATED,
+    PacketType,
     Push,
     Request,
     Response,
     encode_error,
+    encode_request,
     parse,
     serialize,
 )
@@ -51,6 +53,8 @@ NOT_AUTHENTICATED_CODE: Final = 401004
 
 _AUTH_COMMANDS: Final = frozenset({ControlCommand.AUTH, ControlCommand.RECONNECT})
 _U32: Final = 0xFFFFFFFF
+_PLAIN_PUSH: Final = int(PacketType.PUSH)  # header byte of a push without gzip or verify bits
+_PUSH_HEAD_LEN: Final = 5  # header, cmd, u24 body_len
 
 
 class Side(Enum):
@@ -237,6 +241,27 @@ class Protocol:
         else:
             self._violation(ProtocolError(f"the client sent a {type(packet).__name__.lower()}"))
 
+    def receive_push(self, data: bytes, now: float) -> tuple[int, bytes] | None:
+        """Client fast path for the common message: a plain push (no gzip, no verify trailer).
+
+        Returns ``(cmd, body)`` at once, without an event, if ``data`` is exactly such a push
+        and the session is not CLOSED; otherwise ``None`` and nothing happened, so the driver
+        feeds ``data`` to :meth:`receive_data` (which also reports anything malformed).
+        """
+        size = len(data)
+        if (
+            size < _PUSH_HEAD_LEN
+            or data[0] != _PLAIN_PUSH
+            or self.side is not Side.CLIENT
+            or self._state is State.CLOSED
+        ):
+            return None
+        body_len = (data[2] << 16) | (data[3] << 8) | data[4]
+        if size != _PUSH_HEAD_LEN + body_len or body_len > self._max_body:
+            return None
+        self.last_received = now
+        return data[1], data[_PUSH_HEAD_LEN:]
+
     def handle_timeout(self, now: float) -> None:
         """Expire every request whose deadline is at or before ``now``."""
         if self.side is not Side.CLIENT:
@@ -304,7 +329,7 @@ class Protocol:
             timeout_s = AUTH_TIMEOUT_S if is_auth else REQUEST_TIMEOUT_S
         request_id = self._allocate_id()
         timeout_ms = max(0, min(round(timeout_s * 1000), MAX_TIMEOUT_MS))
-        self._outgoing.append(serialize(Request(cmd, request_id, timeout_ms, body)))
+        self._outgoing.append(encode_request(cmd, request_id, timeout_ms, body))
         self._in_flight[request_id] = _InFlight(cmd, now + timeout_s)
         if is_auth:
             self._auth_id = request_id

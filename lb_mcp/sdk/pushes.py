@@ -49,6 +49,7 @@ class BufferStats:
 class _Entry(Generic[V]):
     value: V
     missed: int
+    turn: int  # the buffer's turn when the entry was added (see fresh)
 
 
 def _replace(_old: V, new: V) -> V:
@@ -71,6 +72,7 @@ class PushBuffer(Generic[K, V]):
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._ready = asyncio.Event()
         self._closed = False
+        self._turn = 0
         self.stats = BufferStats()
 
     def __len__(self) -> int:
@@ -80,34 +82,57 @@ class PushBuffer(Generic[K, V]):
     def closed(self) -> bool:
         return self._closed
 
+    def fresh(self, key: K) -> bool:
+        """True if an entry for ``key`` waits that was added since the last :meth:`next_turn`.
+
+        The producer calls :meth:`next_turn` once the consumer has had a chance to run, so a
+        fresh entry is one the consumer could not have taken yet, not one it is slow to take.
+        """
+        entry = self._entries.get(key)
+        return entry is not None and entry.turn == self._turn
+
+    def next_turn(self) -> None:
+        """Mark every waiting entry as one the consumer has had a chance to take."""
+        self._turn += 1
+
     def put(self, key: K, value: V) -> None:
         """Add a push; never blocks. Ignored once the buffer is closed."""
         if self._closed:
             return
         stats = self.stats
         stats.received += 1
-        entry = self._entries.get(key)
+        entries = self._entries
+        entry = entries.get(key)
         if entry is not None:
             entry.value = self._merge(entry.value, value)
             entry.missed += 1
             stats.coalesced += 1
         else:
-            if len(self._entries) >= self.capacity:
-                self._entries.popitem(last=False)
+            size = len(entries)
+            if size >= self.capacity:
+                entries.popitem(last=False)
                 stats.evicted += 1
-            self._entries[key] = _Entry(value, 0)
-            stats.high_water = max(stats.high_water, len(self._entries))
+                size -= 1
+            entries[key] = _Entry(value, 0, self._turn)
+            if size >= stats.high_water:
+                stats.high_water = size + 1
         self._ready.set()
+
+    def take_nowait(self) -> tuple[K, V, int] | None:
+        """The oldest pending ``(key, value, missed)``, or None; :meth:`get_nowait` unboxed."""
+        entries = self._entries
+        if not entries:
+            return None
+        key, entry = entries.popitem(last=False)
+        if not entries:
+            self._ready.clear()
+        self.stats.delivered += 1
+        return key, entry.value, entry.missed
 
     def get_nowait(self) -> Delivery[K, V] | None:
         """The oldest pending entry, or None if there is none."""
-        if not self._entries:
-            return None
-        key, entry = self._entries.popitem(last=False)
-        if not self._entries:
-            self._ready.clear()
-        self.stats.delivered += 1
-        return Delivery(key, entry.value, entry.missed)
+        taken = self.take_nowait()
+        return None if taken is None else Delivery(*taken)
 
     async def get(self) -> Delivery[K, V] | None:
         """Wait for the oldest pending entry; None once the buffer is closed and drained."""

@@ -189,7 +189,8 @@ class QuoteContext:
     async def _pull(self, cmd: int, message: Any, response_type: Any) -> Any:
         """A pull request: throttled, re-sent when the link drops under it."""
         ws = self._socket()
-        await ws.ensure_open()  # the profile (and so the throttle table) comes with the link
+        if not ws.connected:  # the profile (and so the throttle table) comes with the link
+            await ws.ensure_open()
         bucket = self._buckets.get(cmd)
         if bucket is not None:
             await bucket.acquire()

@@ -34,7 +34,7 @@ from .proto import quote_pb2
 from .pushes import DEFAULT_CAPACITY, PushBuffer
 from .quote_models import PushQuote, SecurityQuote
 from .quote_wire import PushValue, coalesce
-from .sequencer import PushSequencer, Verdict
+from .sequencer import DROPPED, PushSequencer, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class QuoteFeed:
         self._dispatcher: asyncio.Task[None] | None = None
         self._refresh_pending: set[str] = set()
         self._refresher: asyncio.Task[None] | None = None
+        self._held: tuple[tuple[str, SubType], PushValue] | None = None  # see _deliver
 
     def subscribed(self, symbol: str, sub_type: SubType) -> bool:
         return sub_type in self.subs.get(symbol, ())
@@ -95,45 +96,53 @@ class QuoteFeed:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._flush_held(turned=False)
         self.buffer.close()
         for stream in self._streams:
             stream.close()
 
     # ------------------------------------------------------------------ input
 
-    def on_push(self, cmd: int, body: bytes) -> None:
-        """Called by the read loop for every push: must stay synchronous and quick."""
+    def on_push(self, cmd: int, body: bytes) -> bool:
+        """Called by the read loop for every push: must stay synchronous and quick.
+
+        Returns False when the read loop should let the consumers run before the next push
+        (see :meth:`_deliver`), True when it may go straight on.
+        """
         kind = PUSH_KINDS.get(cmd)
         if kind is None:
             log.info("quote socket: ignoring push cmd %d", cmd)
-            return
+            return True
         sub_type, message_type = kind
         message = decode_message(message_type, body)
-        symbol = str(message.symbol)
-        if sub_type is SubType.Quote and message.tag == _EOD_TAG:
-            return
-        verdict = self.sequencer.check(symbol, cmd, int(message.sequence))
-        if (symbol, cmd) in self._unverified:
+        symbol: str = message.symbol
+        is_quote = sub_type is SubType.Quote
+        if is_quote and message.tag == _EOD_TAG:
+            return True
+        sequence: int = message.sequence
+        verdict = self.sequencer.check(symbol, cmd, sequence)
+        if self._unverified and (symbol, cmd) in self._unverified:
             self._unverified.discard((symbol, cmd))
             if verdict is Verdict.REGRESSED:  # the server restarted its numbering
                 self.sequencer.forget(symbol)
-                verdict = self.sequencer.check(symbol, cmd, int(message.sequence))
-        if not verdict.deliver:
-            return
+                verdict = self.sequencer.check(symbol, cmd, sequence)
+        if verdict in DROPPED:
+            return True
         if verdict is Verdict.GAP:
             self._schedule_refresh(symbol)
         value: PushValue
-        if sub_type is SubType.Quote:
-            value = wire.push_quote(message, self._state.get(symbol))
-            self._state[symbol] = value
+        if is_quote:
+            value = self._state[symbol] = wire.push_quote(message, self._state.get(symbol))
         elif sub_type is SubType.Depth:
             value = wire.push_depth(message)
         elif sub_type is SubType.Brokers:
             value = wire.push_brokers(message)
         else:
             value = wire.push_trades(message)
-        if self.subscribed(symbol, sub_type):
-            self._deliver(symbol, sub_type, value)
+        types = self.subs.get(symbol)
+        if types is None or sub_type not in types:
+            return True
+        return self._deliver(symbol, sub_type, value)
 
     def apply_snapshot(self, quote: SecurityQuote) -> None:
         """A pulled quote replaces the merged state and is delivered (``sequence`` 0)."""
@@ -160,27 +169,70 @@ class QuoteFeed:
 
     # ------------------------------------------------------------------ output
 
-    def _deliver(self, symbol: str, sub_type: SubType, value: PushValue) -> None:
+    def _deliver(self, symbol: str, sub_type: SubType, value: PushValue) -> bool:
+        """Put one push into every consumer's buffer; False if it was held back instead.
+
+        A push whose key still has an entry waiting is coalesced into it. That is right for a
+        consumer that is slow, but not for one that merely has not been scheduled yet (the
+        read loop takes buffered messages back to back). So a push that would fold into an
+        entry added since the loop last turned is held back instead: it goes in right after
+        the consumers have had their turn, and the read loop is told to let them run (False).
+        A consumer that had its chance and still left the entry there is behind: coalesce.
+        """
+        if self._held is not None:
+            self._flush_held(turned=False)  # keep the order: no turn since the hold
         key = (symbol, sub_type)
+        callbacks = sub_type in self._callbacks
+        streams = self._streams
+        if (callbacks and self.buffer.fresh(key)) or (
+            streams and any(s.fresh(key) for s in streams)
+        ):
+            self._held = (key, value)
+            asyncio.get_running_loop().call_soon(self._flush_held)
+            return False
+        self._put(key, value, callbacks)
+        return True
+
+    def _put(self, key: tuple[str, SubType], value: PushValue, callbacks: bool) -> None:
         for stream in self._streams:
             stream.put(key, value)
-        if sub_type not in self._callbacks:
+        if callbacks:
+            self.buffer.put(key, value)
+            dispatcher = self._dispatcher
+            if dispatcher is None or dispatcher.done():
+                self._dispatcher = asyncio.get_running_loop().create_task(
+                    self._run_callbacks(), name="lb-quote-callbacks"
+                )
+
+    def _flush_held(self, *, turned: bool = True) -> None:
+        """Put the held push in; ``turned``: the loop has turned since the hold (consumers ran)."""
+        held, self._held = self._held, None
+        if held is None:
             return
-        self.buffer.put(key, value)
-        if self._dispatcher is None or self._dispatcher.done():
-            self._dispatcher = asyncio.get_running_loop().create_task(
-                self._run_callbacks(), name="lb-quote-callbacks"
-            )
+        if turned:
+            self.buffer.next_turn()
+            for stream in self._streams:
+                stream.next_turn()
+        key, value = held
+        self._put(key, value, key[1] in self._callbacks)
 
     async def _run_callbacks(self) -> None:
-        async for item in self.buffer:
-            symbol, sub_type = item.key
-            callback = self._callbacks.get(sub_type)
+        buffer, callbacks = self.buffer, self._callbacks
+        while True:
+            # Everything already buffered is handed out without suspending in between.
+            taken = buffer.take_nowait()
+            if taken is None:
+                item = await buffer.get()
+                if item is None:
+                    return  # closed and drained
+                taken = item.key, item.value, item.missed
+            (symbol, sub_type), value, _ = taken
+            callback = callbacks.get(sub_type)
             if callback is None:
                 continue
             try:
-                result = callback(symbol, item.value)
-                if inspect.isawaitable(result):
+                result = callback(symbol, value)
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:  # a consumer's bug must not stop delivery to the others
                 log.exception("quote %s callback failed for %s", sub_type.name, symbol)

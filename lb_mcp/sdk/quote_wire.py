@@ -13,6 +13,8 @@ trades are appended. The same rules coalesce pushes that wait in a
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import IntEnum
@@ -112,18 +114,37 @@ def _optional_pre_post(message: Any, name: str) -> PrePostQuote | None:
     return pre_post_quote(getattr(message, name)) if message.HasField(name) else None
 
 
+def _prices(*texts: str) -> list[Decimal]:
+    """Several wire decimals at once, as :func:`dec` each, but one call on the common path."""
+    try:
+        values = [Decimal(text) if text else _ZERO for text in texts]
+    except InvalidOperation:
+        return [dec(text) for text in texts]
+    if all(value.is_finite() for value in values):
+        return values
+    return [dec(text) for text in texts]
+
+
 def security_quote(message: Any) -> SecurityQuote:
+    last_done, prev_close, open_, high, low, turnover = _prices(
+        message.last_done,
+        message.prev_close,
+        message.open,
+        message.high,
+        message.low,
+        message.turnover,
+    )
     return SecurityQuote(
         symbol=message.symbol,
-        last_done=dec(message.last_done),
-        prev_close=dec(message.prev_close),
-        open=dec(message.open),
-        high=dec(message.high),
-        low=dec(message.low),
+        last_done=last_done,
+        prev_close=prev_close,
+        open=open_,
+        high=high,
+        low=low,
         timestamp=utc_from_epoch(message.timestamp),
         volume=message.volume,
-        turnover=dec(message.turnover),
-        trade_status=enum_or_default(TradeStatus, message.trade_status),
+        turnover=turnover,
+        trade_status=_TRADE_STATUS.get(message.trade_status, TradeStatus.Normal),
         pre_market_quote=_optional_pre_post(message, "pre_market_quote"),
         post_market_quote=_optional_pre_post(message, "post_market_quote"),
         overnight_quote=_optional_pre_post(message, "over_night_quote"),
@@ -235,18 +256,107 @@ def market_trading_days(message: Any) -> MarketTradingDays:
 # ---------------------------------------------------------------------------- pushes
 
 
+def _push_quote_constructor() -> Callable[..., PushQuote]:
+    """A positional PushQuote constructor that skips the frozen dataclass's ``__init__``.
+
+    A frozen dataclass sets every field through ``object.__setattr__``; writing the slots
+    through their descriptors builds the same (equal, still frozen) object in about half the
+    time. The asserts pin the field order this relies on.
+    """
+    names = [f.name for f in dataclasses.fields(PushQuote)]
+    expected = [
+        "last_done", "open", "high", "low", "timestamp", "volume", "turnover",
+        "trade_status", "trade_session", "current_volume", "current_turnover", "sequence",
+    ]  # fmt: skip
+    if names != expected or hasattr(PushQuote, "__post_init__"):
+        raise TypeError(f"PushQuote changed ({names}): update _push_quote_constructor")
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = (
+        getattr(PushQuote, name).__set__ for name in names
+    )
+    new = object.__new__
+
+    def build(
+        last_done: Decimal, open_: Decimal, high: Decimal, low: Decimal, timestamp: datetime,
+        volume: int, turnover: Decimal, trade_status: TradeStatus, trade_session: TradeSession,
+        current_volume: int, current_turnover: Decimal, sequence: int,
+    ) -> PushQuote:  # fmt: skip
+        obj = new(PushQuote)
+        s0(obj, last_done)
+        s1(obj, open_)
+        s2(obj, high)
+        s3(obj, low)
+        s4(obj, timestamp)
+        s5(obj, volume)
+        s6(obj, turnover)
+        s7(obj, trade_status)
+        s8(obj, trade_session)
+        s9(obj, current_volume)
+        s10(obj, current_turnover)
+        s11(obj, sequence)
+        return obj
+
+    return build
+
+
+_new_push_quote = _push_quote_constructor()
+
+
+class _EpochCache:
+    """``utc_from_epoch`` for push timestamps: consecutive pushes mostly share their second.
+
+    One (seconds, datetime) pair replaced as a whole, so threads sharing it stay consistent;
+    datetimes are immutable, so handing out the same one is safe.
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = (0, utc_from_epoch(0))
+
+    def __call__(self, seconds: int) -> datetime:
+        last = self.last
+        if last[0] == seconds:
+            return last[1]
+        value = utc_from_epoch(seconds)
+        self.last = (seconds, value)
+        return value
+
+
+_push_time = _EpochCache()
+
+
 def push_quote(message: Any, previous: PushQuote | None) -> PushQuote:
     """Merge a PushQuote into the last known state: zero/empty price fields are "unchanged".
 
-    This runs once per push on the hot path, hence the plain code without helpers per field.
+    This runs once per push on the hot path, hence the plain code without helpers per field:
+    the decimals are parsed inline and only a bad one takes the lenient slow path (:func:`dec`).
     """
-    last_done, open_, high, low, turnover = (
-        dec(message.last_done),
-        dec(message.open),
-        dec(message.high),
-        dec(message.low),
-        dec(message.turnover),
-    )
+    try:
+        last_done = Decimal(text) if (text := message.last_done) else _ZERO
+        open_ = Decimal(text) if (text := message.open) else _ZERO
+        high = Decimal(text) if (text := message.high) else _ZERO
+        low = Decimal(text) if (text := message.low) else _ZERO
+        turnover = Decimal(text) if (text := message.turnover) else _ZERO
+        current_turnover = Decimal(text) if (text := message.current_turnover) else _ZERO
+        finite = (
+            last_done.is_finite()
+            and open_.is_finite()
+            and high.is_finite()
+            and low.is_finite()
+            and turnover.is_finite()
+            and current_turnover.is_finite()
+        )
+    except InvalidOperation:
+        finite = False
+    if not finite:
+        last_done, open_, high, low, turnover, current_turnover = (
+            dec(message.last_done),
+            dec(message.open),
+            dec(message.high),
+            dec(message.low),
+            dec(message.turnover),
+            dec(message.current_turnover),
+        )
     volume = message.volume
     if previous is not None:
         last_done = last_done or previous.last_done
@@ -255,21 +365,19 @@ def push_quote(message: Any, previous: PushQuote | None) -> PushQuote:
         low = low or previous.low
         turnover = turnover or previous.turnover
         volume = volume or previous.volume
-    status = _TRADE_STATUS.get(message.trade_status, TradeStatus.Normal)
-    session = _TRADE_SESSION.get(message.trade_session, TradeSession.Intraday)
-    return PushQuote(
-        last_done=last_done,
-        open=open_,
-        high=high,
-        low=low,
-        timestamp=utc_from_epoch(message.timestamp),
-        volume=volume,
-        turnover=turnover,
-        trade_status=status,
-        trade_session=session,
-        current_volume=message.current_volume,
-        current_turnover=dec(message.current_turnover),
-        sequence=message.sequence,
+    return _new_push_quote(
+        last_done,
+        open_,
+        high,
+        low,
+        _push_time(message.timestamp),
+        volume,
+        turnover,
+        _TRADE_STATUS.get(message.trade_status, TradeStatus.Normal),
+        _TRADE_SESSION.get(message.trade_session, TradeSession.Intraday),
+        message.current_volume,
+        current_turnover,
+        message.sequence,
     )
 
 

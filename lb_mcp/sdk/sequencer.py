@@ -26,6 +26,11 @@ class Verdict(Enum):
         return self not in (Verdict.DUPLICATE, Verdict.REGRESSED)
 
 
+_FIRST, _NEXT, _GAP = Verdict.FIRST, Verdict.NEXT, Verdict.GAP
+_DUPLICATE, _REGRESSED, _UNSEQUENCED = Verdict.DUPLICATE, Verdict.REGRESSED, Verdict.UNSEQUENCED
+DROPPED: frozenset[Verdict] = frozenset({_DUPLICATE, _REGRESSED})  # verdicts not delivered
+
+
 @dataclass(slots=True)
 class SequencerStats:
     delivered: int = 0
@@ -51,34 +56,35 @@ class PushSequencer:
         self.stats = SequencerStats()
 
     def check(self, symbol: str, kind: int, sequence: int) -> Verdict:
-        """Judge one push; the caller delivers it only if ``verdict.deliver``."""
-        verdict = self._judge((symbol, kind), sequence)
-        stats = self.stats
-        if verdict is Verdict.DUPLICATE:
-            stats.duplicates += 1
-        elif verdict is Verdict.REGRESSED:
-            stats.regressions += 1
-        else:
-            stats.delivered += 1
-        return verdict
+        """Judge one push; the caller delivers it only if ``verdict.deliver``.
 
-    def _judge(self, key: tuple[str, int], sequence: int) -> Verdict:
+        Runs once per push on the hot path, hence one flat function.
+        """
+        stats = self.stats
         if sequence == 0:
-            return Verdict.UNSEQUENCED
+            stats.delivered += 1
+            return _UNSEQUENCED
+        key = (symbol, kind)
         last = self._last.get(key)
         if last is None:
             self._last[key] = sequence
-            return Verdict.FIRST
+            stats.delivered += 1
+            return _FIRST
+        if sequence == last + 1 or (sequence > last and not self._contiguous):
+            self._last[key] = sequence
+            stats.delivered += 1
+            return _NEXT
         if sequence == last:
-            return Verdict.DUPLICATE
+            stats.duplicates += 1
+            return _DUPLICATE
         if sequence < last:
-            return Verdict.REGRESSED
-        self._last[key] = sequence
-        if self._contiguous and sequence > last + 1:
-            self.stats.gaps += 1
-            self.stats.missing += sequence - last - 1
-            return Verdict.GAP
-        return Verdict.NEXT
+            stats.regressions += 1
+            return _REGRESSED
+        self._last[key] = sequence  # contiguous numbering jumped ahead: pushes were missed
+        stats.delivered += 1
+        stats.gaps += 1
+        stats.missing += sequence - last - 1
+        return _GAP
 
     def last(self, symbol: str, kind: int) -> int | None:
         """The last delivered sequence for (symbol, kind), if any."""
@@ -93,4 +99,4 @@ class PushSequencer:
             del self._last[key]
 
 
-__all__ = ["PushSequencer", "SequencerStats", "Verdict"]
+__all__ = ["DROPPED", "PushSequencer", "SequencerStats", "Verdict"]

@@ -7,6 +7,12 @@ the futures their callers wait on, pushes go to a synchronous handler. It never 
 response, so a stalled request never delays pushes or other requests (the official SDK's core
 awaits each round trip, reliability.md §2).
 
+Hot path: while nothing waits in websockets' receive queue, a plain push or a response is
+handled right where websockets parses it (:meth:`Link._direct`), saving the queue and a loop
+turn; otherwise the reader task takes the queued messages back to back. Both let the loop turn
+(so callers and push consumers run) whenever the push handler asks for it, after a response,
+and at least every :data:`MAX_FRAMES_PER_TURN` messages.
+
 Liveness (:meth:`Link.watch`): our own WebSocket pings with a deadline for the pong, a watchdog
 on received frames, and the official SDK's rule of dropping a link that has seen no server ping
 for 120 s. Whatever kills the link, the reader ends, in-flight requests fail with
@@ -18,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,7 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from .codec import MAX_BODY_LEN
+from .codec import MAX_BODY_LEN, PacketType
 from .commands import ControlCommand
 from .errors import ConnectionClosed, RequestTimeout
 from .protocol import (
@@ -48,7 +54,14 @@ CONNECT_TIMEOUT_S: Final = 5.0  # TCP + upgrade, as the official SDK
 CLOSE_TIMEOUT_S: Final = 2.0
 _MAX_MESSAGE: Final = MAX_BODY_LEN + 64  # one packet: header + u24 body + verify trailer
 
-PushHandler = Callable[[int, bytes], None]
+# A push handler returns True when the push is fully dealt with and the read loop may go on with
+# the next buffered frame at once; anything else (None, False) makes the loop let every other
+# task run first, e.g. because a consumer must take a pending push before the next one arrives.
+PushHandler = Callable[[int, bytes], bool | None]
+# Frames read back to back (from what websockets already buffered) before the loop turns anyway,
+# so a flood of settled pushes cannot keep callers, callbacks and timers waiting for long.
+MAX_FRAMES_PER_TURN: Final = 64
+_CLOSE_CMD: Final = int(ControlCommand.CLOSE)
 
 
 class ConnectionLost(ConnectionClosed):
@@ -65,20 +78,48 @@ class Liveness:
     server_ping_timeout: float = 120.0  # no server ping for this long: dead (as the SDK)
 
 
+# Takes one complete binary message with its arrival time; True if it was dealt with.
+DirectHandler = Callable[[bytes, float], bool]
+
+
 class _WatchedConnection(ClientConnection):
-    """A client connection that remembers when it last received any frame and a server ping."""
+    """A client connection that remembers when it last received any frame and a server ping.
+
+    It can also hand a complete binary message to :attr:`direct` right where websockets parsed
+    it, instead of queueing it for the reader task: one event-loop turn and the queue's
+    hand-off less per message. Only while nothing is queued, so messages keep their order.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         now = self.loop.time()
         self.last_frame_at = now
         self.last_ping_at = now
+        self.direct: DirectHandler | None = None
+        self._unread: Sized | None = None  # see connection_made
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        # websockets' queue of frames the reader has not taken yet (the reader takes one and
+        # handles it without suspending). Without it (another websockets), no direct path.
+        unread = getattr(getattr(self, "recv_messages", None), "frames", None)
+        self._unread = unread if hasattr(unread, "__len__") else None
 
     def process_event(self, event: Any) -> None:
         if isinstance(event, Frame):
             now = self.loop.time()
             self.last_frame_at = now
-            if event.opcode is Opcode.PING:
+            opcode = event.opcode
+            if opcode is Opcode.BINARY:
+                direct, unread = self.direct, self._unread
+                if direct is not None and unread is not None and event.fin and not unread:
+                    try:
+                        if direct(bytes(event.data), now):
+                            return
+                    except Exception:  # never let our bug break websockets' data_received
+                        log.exception("direct handling of a received message failed")
+                        return
+            elif opcode is Opcode.PING:
                 self.last_ping_at = now
         super().process_event(event)
 
@@ -97,6 +138,8 @@ class Link:
         self._pending: dict[int, asyncio.Future[ResponseReceived]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._direct_run = 0  # messages handled directly since the last pause
+        self._direct_paused = False  # until the loop turns: see _direct
 
     @classmethod
     async def open_link(
@@ -118,6 +161,7 @@ class Link:
         )
         assert isinstance(ws, _WatchedConnection)
         link = cls(ws, name, on_push)
+        ws.direct = link._direct
         link._reader = asyncio.get_running_loop().create_task(
             link._read(), name=f"lb-{name}-reader"
         )
@@ -184,41 +228,94 @@ class Link:
 
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
+        proto = self.proto
+        run = 0  # frames handled since the loop last turned
         try:
             async for message in self.ws:
                 if isinstance(message, str):
                     self.error = "protocol error: the server sent a text frame"
                     break
-                self.proto.receive_data(message, loop.time())
-                self._dispatch(self.proto.events_received())
-                if self.proto.state is State.CLOSED:
-                    break
-                # Buffered frames are returned without suspending, so under a flood the
-                # reader would starve the push-callback task and every waiting caller.
-                await asyncio.sleep(0)
+                now = loop.time()
+                push = proto.receive_push(message, now)  # the common case, without an event
+                if push is not None:
+                    settled = self._push(push[0], push[1])
+                else:
+                    proto.receive_data(message, now)
+                    self._dispatch(proto.events_received())
+                    if proto.state is State.CLOSED:
+                        break
+                    settled = False  # e.g. a response: its caller should run now
+                run += 1
+                # websockets hands out buffered frames without suspending, so without a turn
+                # the reader would starve the callback task and every waiting caller.
+                if not settled or run >= MAX_FRAMES_PER_TURN:
+                    if not settled:  # messages arriving meanwhile wait in the queue too
+                        self._pause_direct()
+                    run = 0
+                    await asyncio.sleep(0)
         except WsConnectionClosed as exc:
             if self.error is None:
                 code = exc.rcvd.code if exc.rcvd else "no close frame"
                 self.error = f"connection closed ({code})"
         finally:
             self.open = False
+            self.ws.direct = None  # everything from now on goes through the queue (and is dropped)
             self.proto.close()
             self._dispatch(self.proto.events_received())
             self.kill(self.error or "connection closed by the server")
             self.closed.set()
+
+    def _direct(self, data: bytes, now: float) -> bool:
+        """A push or a response handled as websockets parses it (nothing is queued before it).
+
+        Anything else, a closed session, or a moment when the consumers or other tasks should
+        run first (a push handler asked for a turn, or many messages in a row) leaves the
+        message to the reader task, after the loop has turned.
+        """
+        proto = self.proto
+        if self._direct_paused or proto.state is State.CLOSED:
+            return False
+        push = proto.receive_push(data, now)
+        if push is not None:
+            if not self._push(push[0], push[1]):
+                self._pause_direct()
+        elif data and data[0] & 0x0F == PacketType.RESPONSE:
+            proto.receive_data(data, now)
+            self._dispatch(proto.events_received())
+            if proto.error is not None:  # malformed: drop the link, the reader cleans up
+                self.kill(self.error or "protocol error")
+        else:
+            return False
+        self._direct_run += 1
+        if self._direct_run >= MAX_FRAMES_PER_TURN:
+            self._pause_direct()
+        return True
+
+    def _pause_direct(self) -> None:
+        self._direct_paused = True
+        asyncio.get_running_loop().call_soon(self._resume_direct)
+
+    def _resume_direct(self) -> None:
+        self._direct_paused = False
+        self._direct_run = 0
+
+    def _push(self, cmd: int, body: bytes) -> bool:
+        """Hand one push to the handler; True if the read loop may go on without a turn."""
+        if cmd == _CLOSE_CMD:
+            log.info("%s socket: the server announced it is closing", self.name)
+            return True
+        try:
+            return self._on_push(cmd, body) is True
+        except Exception:  # a bad push must never stop the read loop
+            log.exception("%s socket: push cmd %d handler failed", self.name, cmd)
+            return False
 
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, ResponseReceived):
                 self._resolve(event.request_id, event)
             elif isinstance(event, PushReceived):
-                if event.cmd == ControlCommand.CLOSE:
-                    log.info("%s socket: the server announced it is closing", self.name)
-                    continue
-                try:
-                    self._on_push(event.cmd, event.body)
-                except Exception:  # a bad push must never stop the read loop
-                    log.exception("%s socket: push cmd %d handler failed", self.name, event.cmd)
+                self._push(event.cmd, event.body)
             elif isinstance(event, RequestTimedOut):
                 self._resolve(event.request_id, RequestTimeout(f"cmd {event.cmd}: timed out"))
             elif isinstance(event, RequestCancelled):
@@ -263,6 +360,7 @@ class Link:
 __all__ = [
     "CONNECT_TIMEOUT_S",
     "HANDSHAKE_QUERY",
+    "MAX_FRAMES_PER_TURN",
     "ConnectionLost",
     "Link",
     "Liveness",
