@@ -31,7 +31,7 @@ from lb_mcp.sdk.enums import (
     TradeStatus,
 )
 
-from . import candles
+from . import candles, preroll
 from .bars import Candle, History, MutableBar
 from .book import broker_levels, build_book, consume
 from .marketdata import (
@@ -50,6 +50,7 @@ from .sessions import (
     MarketSessions,
     local_date,
     local_midnight,
+    regular_windows,
     session_at,
     trading_days,
     trading_session,
@@ -112,8 +113,39 @@ class MarketModel:
             drift = Decimal(str(round(self._rng.uniform(-0.01, 0.01), 4)))
             last = round_to_tick(symbol, sec.base_price * (1 + drift))
             state = _State(sec, last, sec.base_price, local_date(sec.market, start), int(start))
+            self._preroll(state, start)
             self._rebuild_book(state)
             self._states[symbol] = state
+
+    def _preroll(self, state: _State, now: float) -> None:
+        """Fill today's session from its open up to ``now``, ending at the start price (see
+        :mod:`.preroll`), without touching the walk's random stream or the symbol's sequence."""
+        spans = regular_windows(state.sec.market, state.trade_date, self.hours)
+        minutes = preroll.session_minutes(spans, now)
+        session = preroll.roll(
+            state.sec,
+            self.seed,
+            state.trade_date,
+            state.last,
+            state.prev_close,
+            BAND,
+            minutes,
+            sum(end - start for start, end in spans) // 60,
+            now,
+            _MAX_TRADES,
+        )
+        if not session.bars:
+            return
+        bars = session.bars
+        state.minutes = {bar.timestamp: bar for bar in bars[-_MAX_MINUTES:]}
+        state.open = bars[0].open
+        state.high = max(bar.high for bar in bars)
+        state.low = min(bar.low for bar in bars)
+        state.last = bars[-1].close
+        state.volume = sum(bar.volume for bar in bars)
+        state.turnover = sum((bar.turnover for bar in bars), Decimal(0))
+        state.timestamp = session.trades[-1].timestamp
+        state.trades.extend(session.trades)
 
     # ----------------------------------------------------------------- listeners
 

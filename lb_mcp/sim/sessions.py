@@ -277,6 +277,27 @@ def is_regular_session(market: Market, ts: float, hours: Hours) -> bool:
     return session_at(market, ts, hours) is TradeSession.Intraday
 
 
+def regular_windows(market: Market, day: date, hours: Hours) -> list[tuple[int, int]]:
+    """``[start, end)`` epoch-second spans of ``day``'s regular (intraday) session, ascending:
+    the whole local day in ``always`` hours, nothing on a non-trading day. Agrees with
+    :func:`session_at` minute by minute."""
+    if hours is Hours.ALWAYS:
+        return [(local_midnight(market, day), local_midnight(market, day + timedelta(days=1)))]
+    if not is_trading_day(market, day, hours):
+        return []
+    periods = _HALF[market] if is_half_day(market, day, hours) and market in _HALF else None
+    zone = market_tz(market)
+    spans: list[tuple[int, int]] = []
+    for period in periods or _REAL.get(market, ()):
+        if period.trade_session is not TradeSession.Intraday:
+            continue
+        beg = time(period.beg_time // 100, period.beg_time % 100)
+        end = time(period.end_time // 100, period.end_time % 100)
+        start = int(datetime.combine(day, beg, zone).timestamp())
+        spans.append((start, int(datetime.combine(day, end, zone).timestamp())))
+    return sorted(spans)
+
+
 __all__ = [
     "Hours",
     "MarketSessions",
@@ -287,6 +308,7 @@ __all__ = [
     "local_date",
     "local_midnight",
     "market_tz",
+    "regular_windows",
     "session_at",
     "trading_days",
     "trading_session",

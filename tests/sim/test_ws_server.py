@@ -35,8 +35,9 @@ from lb_mcp.sdk.proto import quote_pb2, trade_pb2
 from lb_mcp.sdk.protocol import Protocol, PushReceived, ResponseReceived, Side
 from lb_mcp.sdk.signing import LongbridgeAuth
 from lb_mcp.sim import Simulator
+from lb_mcp.sim.sessions import local_midnight
 
-from .conftest import FakeClock
+from .conftest import T0, FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -268,7 +269,9 @@ async def test_depth_brokers_trades_and_intraday_are_sane(clock: FakeClock) -> N
             quote_pb2.SecurityIntradayResponse,
         )
         minutes = [x.timestamp for x in lines.lines]
-        assert len(minutes) == 3 and minutes == sorted(minutes)
+        # Pre-rolled from HK midnight, then the three stepped minutes: one line per minute.
+        midnight, first = local_midnight(Market.HK, date(2025, 11, 13)), int(T0) - int(T0) % 60
+        assert minutes == list(range(midnight, first + 180, 60))
 
 
 async def test_candlesticks_and_history_come_in_ascending_time(clock: FakeClock) -> None:
