@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import Enum, IntEnum, StrEnum
 from typing import Self
+from zoneinfo import ZoneInfo
 
 
 class _WireStr(StrEnum):
@@ -217,6 +218,19 @@ class Mode(Enum):
     LIVE = "live"
 
 
+_TIMEZONES: dict[Market, ZoneInfo] = {
+    Market.HK: ZoneInfo("Asia/Hong_Kong"),
+    Market.US: ZoneInfo("America/New_York"),
+    Market.CN: ZoneInfo("Asia/Shanghai"),
+    Market.SG: ZoneInfo("Asia/Singapore"),
+}
+
+
+def market_timezone(market: Market) -> ZoneInfo | None:
+    """The exchange's local time zone: trading days and session times are in it."""
+    return _TIMEZONES.get(market)
+
+
 def market_of(symbol: str) -> Market:
     """Market of a ``TICKER.REGION`` symbol (``SH``/``SZ`` → ``CN``)."""
     region = symbol.rsplit(".", 1)[-1].upper() if "." in symbol else ""
@@ -246,4 +260,5 @@ __all__ = [
     "TradeStatus",
     "TriggerStatus",
     "market_of",
+    "market_timezone",
 ]

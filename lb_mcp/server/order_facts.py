@@ -30,9 +30,15 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-from lb_mcp.sdk.enums import Market, OrderSide, OutsideRTH, TradeSession, TradeStatus
+from lb_mcp.sdk.enums import (
+    Market,
+    OrderSide,
+    OutsideRTH,
+    TradeSession,
+    TradeStatus,
+    market_timezone,
+)
 from lb_mcp.sdk.errors import OpenApiException
 from lb_mcp.sdk.trade import TradeContext
 
@@ -116,12 +122,6 @@ class QuoteSource(Protocol):
 
 
 SESSION_TTL_S = 3600.0  # trading_session() periods change rarely; re-read them hourly
-_ZONES: dict[Market, ZoneInfo] = {
-    Market.HK: ZoneInfo("Asia/Hong_Kong"),
-    Market.US: ZoneInfo("America/New_York"),
-    Market.CN: ZoneInfo("Asia/Shanghai"),
-    Market.SG: ZoneInfo("Asia/Singapore"),
-}
 _ALL_SESSIONS = frozenset(TradeSession)
 
 
@@ -181,7 +181,7 @@ class SessionCalendar:
     async def is_open(
         self, market: Market, sessions: frozenset[TradeSession], now: datetime
     ) -> bool | None:
-        zone = _ZONES.get(market)
+        zone = market_timezone(market)
         table = await self._periods()
         if zone is None or table is None or market not in table:
             return None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -180,3 +182,23 @@ async def test_a_subscription_counts_its_pulled_snapshot_once_and_then_one_updat
         # snapshot + one push; a first-push snapshot from the broker would make it 3
         assert entry["updates"] == 2
         assert Decimal(entry["last_done"]) == sim.market.quote("700.HK").last_done
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_daily_bars_carry_the_exchange_local_trading_date_and_end_with_today(
+    tmp_path: Path, mode: str
+) -> None:
+    async with connected(tmp_path, mode) as (_sim, client):
+        quote = (await call(client, "quote", {"symbols": ["700.HK"]}))["quotes"][0]
+        bars = (await call(client, "candlesticks", {"symbol": "700.HK", "count": 3}))["bars"]
+        hk = ZoneInfo("Asia/Hong_Kong")
+        today = datetime.fromisoformat(quote["timestamp"]).astimezone(hk).date().isoformat()
+        # HK daily bars open at HK midnight: 16:00 UTC the day before, so the UTC stamp alone
+        # would name the wrong day.
+        assert [b["date"] for b in bars] == sorted({b["date"] for b in bars})
+        assert bars[-1]["date"] == today
+        assert bars[-1]["close"] == quote["last_done"]
+        minutes = (
+            await call(client, "candlesticks", {"symbol": "700.HK", "period": "1m", "count": 2})
+        )["bars"]
+        assert all(b["date"] is None for b in minutes)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from lb_mcp.sdk.enums import AdjustType, Market, Period
+from lb_mcp.sdk.enums import AdjustType, Market, Period, market_of, market_timezone
 from lb_mcp.sdk.quote_models import Depth, SecurityQuote
 
 from ..context import AppContext, AppCtx, QuoteSource, app_of
@@ -145,6 +145,10 @@ class IntradayResult(Out):
 
 class BarOut(Out):
     timestamp: UtcTime
+    date: str | None = Field(
+        default=None,
+        description="trading day in the exchange's time zone (YYYY-MM-DD), for day or longer bars",
+    )
     open: Money
     high: Money
     low: Money
@@ -322,6 +326,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         """OHLC bars, newest last: `period` 1m/5m/15m/30m/60m/day/week/month/year, `count`
         1-1000 (default 30). `adjusted` applies forward adjustment for splits/dividends."""
         sym = _market_symbol(symbol)
+        # Daily bars start at the exchange's local midnight, which in UTC is often the day before.
+        zone = market_timezone(market_of(sym)) if PERIODS[period] >= Period.Day else None
         bars = await app_of(ctx).quote.candlesticks(
             sym,
             PERIODS[period],
@@ -335,6 +341,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
             bars=[
                 BarOut(
                     timestamp=b.timestamp,
+                    date=b.timestamp.astimezone(zone).date().isoformat() if zone else None,
                     open=b.open,
                     high=b.high,
                     low=b.low,
