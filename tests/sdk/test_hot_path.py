@@ -502,7 +502,7 @@ _PUSH = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(st.lists(_PUSH, min_size=1, max_size=6))
 def test_push_quote_merges_like_a_field_by_field_reference(messages: list[Any]) -> None:
     actual: PushQuote | None = None
