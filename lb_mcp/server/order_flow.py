@@ -162,6 +162,13 @@ class OrderFlow:
             return prepared.outcome
         assert prepared.confirmation_id is not None
         track = self._book.get(prepared.confirmation_id)
+        if track is not None and track.outcome is None and track.claimed:
+            # A repeated multi-round call can hold a confirmation another call already took:
+            # only that one may approve, send or close it, or this one could give back the
+            # reservation of the order it placed.
+            if track.channel is Channel.APPROVAL_PAGE:
+                return self._book.waiting(track)  # its waiter is already watching the page
+            track = None
         if track is None or track.outcome is not None:
             return self._outcome(
                 prepared.action,
@@ -170,6 +177,7 @@ class OrderFlow:
                 "this confirmation is no longer open; ask again",
                 None,
             )
+        track.claimed = True
         if track.channel is Channel.AUTO:
             return await self._approve_and_run(track, Channel.AUTO)
         if track.channel is Channel.ELICITATION:

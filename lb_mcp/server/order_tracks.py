@@ -38,6 +38,8 @@ class Track:
     outcome: OrderOutcome | None = None
     settled_at: datetime | None = None
     done: anyio.Event | None = None
+    # Set by the one ``decide`` call that takes it to its outcome (see ``OrderFlow.decide``).
+    claimed: bool = False
 
 
 class TrackBook:

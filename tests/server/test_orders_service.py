@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderStatus
 from lb_mcp.sdk.trade import TradeContext
 from lb_mcp.server.audit import AuditKind, AuditLog
 from lb_mcp.server.journal import IntentJournal, JournalState
-from lb_mcp.server.order_model import Action, OrderRequest, Status
+from lb_mcp.server.ledger import UsageLedger
+from lb_mcp.server.order_model import Action, OrderRequest, Prepared, Status
 from lb_mcp.sim import Simulator
 
-from .orders_support import AUTO_LIMITS, WatchedTradeContext, order_rig, our_orders, settings_for
+from .orders_support import (
+    AUTO_LIMITS,
+    WatchedTradeContext,
+    order_rig,
+    our_orders,
+    settings_for,
+    sim_clock,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -189,3 +199,63 @@ def _journal_states(state_dir: Path, intent_id: str) -> JournalState | None:
         return None if entry is None else entry.state
     finally:
         journal.close()
+
+
+async def test_a_repeated_page_request_is_sent_once_and_still_counts_against_the_daily_caps(
+    tmp_path: Path,
+) -> None:
+    async with order_rig(settings_for(tmp_path)) as rig:
+        # The multi-round protocol hands a repeated call the same open confirmation.
+        first = await rig.service.prepare(Action.SUBMIT, BUY_700, reuse_open=True)
+        again = await rig.service.prepare(Action.SUBMIT, BUY_700, reuse_open=True)
+        assert again.confirmation_id == first.confirmation_id is not None
+        for prepared in (first, again):
+            waiting = await rig.service.decide(prepared)
+            assert waiting.status is Status.CONFIRMATION_REQUIRED
+        [url] = rig.opener.urls  # one page and one waiter for the one confirmation
+        origin = url.split("/approve/")[0]
+        async with httpx.AsyncClient(trust_env=False) as browser:
+            shown = await browser.get(url)
+            nonce = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+            assert nonce is not None
+            answer = await browser.post(
+                url, data={"action": "approve", "csrf": nonce.group(1)}, headers={"Origin": origin}
+            )
+            assert answer.status_code == 200
+        with anyio.fail_after(5):
+            await rig.service.wait_outcome(first.confirmation_id, timeout=5)
+    # The service has stopped: every task that was waiting for the click has finished.
+    outcome = await rig.service.wait_outcome(first.confirmation_id, timeout=0)
+    [placed] = our_orders(rig.sim)
+    assert outcome is not None and outcome.status is Status.PLACED
+    assert outcome.order_id == placed.order_id
+    ledger = UsageLedger.in_state_dir(tmp_path)
+    try:
+        assert ledger.usage_sync(sim_clock(rig.sim)(), "HKD").orders == 1
+    finally:
+        ledger.close()
+
+
+async def test_concurrent_answers_to_one_auto_confirmation_send_once_and_count_once(
+    tmp_path: Path,
+) -> None:
+    async with order_rig(settings_for(tmp_path, **AUTO_LIMITS)) as rig:
+        first = await rig.service.prepare(Action.SUBMIT, BUY_700, reuse_open=True)
+        again = await rig.service.prepare(Action.SUBMIT, BUY_700, reuse_open=True)
+        assert again.confirmation_id == first.confirmation_id is not None
+        outcomes = []
+
+        async def decide(prepared: Prepared) -> None:
+            outcomes.append(await rig.service.decide(prepared))
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(decide, first)
+                tg.start_soon(decide, again)
+        [placed] = our_orders(rig.sim)
+        assert rig.service.status()["today"]["orders"] == 1
+    assert sorted((o.status, o.code) for o in outcomes) == [
+        (Status.PLACED, "OK"),
+        (Status.REFUSED, "CONFIRMATION_CLOSED"),
+    ]
+    assert {o.order_id for o in outcomes} == {None, placed.order_id}
