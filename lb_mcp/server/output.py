@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -111,6 +111,13 @@ def parse_decimal_arg(value: Any, what: str, *, positive: bool = True) -> Decima
     return number
 
 
+def parse_date_arg(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ToolFailure("INVALID_ARGUMENT", f"{what} must be a date YYYY-MM-DD") from None
+
+
 # --- inputs ---------------------------------------------------------------------------------
 
 MAX_SYMBOLS_ARG = 500
@@ -181,6 +188,7 @@ __all__ = [
     "UtcTime",
     "clean_text",
     "decimal_text",
+    "parse_date_arg",
     "parse_decimal_arg",
     "parse_symbol",
     "parse_symbols",

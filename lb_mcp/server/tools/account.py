@@ -25,6 +25,7 @@ from ..output import (
     SymbolArg,
     SymbolsArg,
     UtcTime,
+    parse_date_arg,
     parse_decimal_arg,
     parse_symbol,
     parse_symbols,
@@ -164,12 +165,7 @@ async def get_balances(app: AppContext, currency: str | None) -> list[AccountBal
 
 
 def _day(text: str | None, what: str, default: date) -> date:
-    if text is None:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ToolFailure("INVALID_ARGUMENT", f"{what} must be a date YYYY-MM-DD") from None
+    return default if text is None else parse_date_arg(text, what)
 
 
 def register(mcp: MCPServer[AppContext]) -> None:

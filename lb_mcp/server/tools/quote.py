@@ -4,7 +4,7 @@ candlesticks, trading_session, trading_days. One shared QuoteContext serves them
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -24,6 +24,7 @@ from ..output import (
     SymbolArg,
     SymbolsArg,
     UtcTime,
+    parse_date_arg,
     parse_symbol,
     parse_symbols,
 )
@@ -212,13 +213,6 @@ async def fetch_quotes(
     return quotes, unknown
 
 
-def _date(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ToolFailure("INVALID_ARGUMENT", f"{what} must be a date YYYY-MM-DD") from None
-
-
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Real-time quotes")
     async def quote(ctx: AppCtx, symbols: SymbolsArg) -> QuoteResult:
@@ -384,7 +378,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     ) -> TradingDaysResult:
         """Trading days and half trading days of a market between two dates (at most one
         month apart, as the broker requires)."""
-        first, last = _date(begin, "begin"), _date(end, "end")
+        first, last = parse_date_arg(begin, "begin"), parse_date_arg(end, "end")
         if first > last:
             raise ToolFailure("INVALID_ARGUMENT", "begin must not be after end")
         if last - first > timedelta(days=31):
