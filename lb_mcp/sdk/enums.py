@@ -7,7 +7,7 @@ travels. Unknown wire strings map to ``Unknown`` (as the official SDK does) via 
 from __future__ import annotations
 
 from enum import Enum, IntEnum, StrEnum
-from typing import Self
+from typing import Final, Self
 from zoneinfo import ZoneInfo
 
 
@@ -218,7 +218,7 @@ class Mode(Enum):
     LIVE = "live"
 
 
-_TIMEZONES: dict[Market, ZoneInfo] = {
+MARKET_TIMEZONES: Final[dict[Market, ZoneInfo]] = {
     Market.HK: ZoneInfo("Asia/Hong_Kong"),
     Market.US: ZoneInfo("America/New_York"),
     Market.CN: ZoneInfo("Asia/Shanghai"),
@@ -228,7 +228,7 @@ _TIMEZONES: dict[Market, ZoneInfo] = {
 
 def market_timezone(market: Market) -> ZoneInfo | None:
     """The exchange's local time zone: trading days and session times are in it."""
-    return _TIMEZONES.get(market)
+    return MARKET_TIMEZONES.get(market)
 
 
 def market_of(symbol: str) -> Market:
@@ -240,6 +240,7 @@ def market_of(symbol: str) -> Market:
 
 
 __all__ = [
+    "MARKET_TIMEZONES",
     "AdjustType",
     "BalanceType",
     "CashFlowDirection",

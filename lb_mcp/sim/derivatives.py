@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from lb_mcp.sdk.enums import Market, TradeStatus
 from lb_mcp.sdk.proto import quote_pb2
+from lb_mcp.sdk.quote_args import pb_enum
 
 from .market import MarketModel
 from .quote_wire import text, ymd
@@ -35,11 +36,6 @@ ISSUERS: Final = (
     (4, "测试投资", "Test Investments", "測試投資"),
     (5, "沙盒金融", "Sandbox Finance", "沙盒金融"),
 )
-
-
-def _enum(value: int) -> Any:
-    # protobuf's stubs type enum fields as their wrapper type; ints are what go on the wire.
-    return int(value)
 
 
 def _money(value: Decimal) -> Decimal:
@@ -136,7 +132,7 @@ def option_quote(market: MarketModel, symbol: str, c: OptionContract) -> Any:
         timestamp=quote.timestamp,
         volume=quote.volume // 1000,
         turnover=text(_money(last * (quote.volume // 1000) * 100)),
-        trade_status=_enum(TradeStatus.Expired if days < 0 else TradeStatus.Normal),
+        trade_status=pb_enum(TradeStatus.Expired if days < 0 else TradeStatus.Normal),
         option_extend=quote_pb2.OptionExtend(
             implied_volatility="0.30",
             open_interest=open_interest,
@@ -211,7 +207,7 @@ def warrant_quote(market: MarketModel, w: Warrant) -> Any:
         timestamp=quote.timestamp,
         volume=volume,
         turnover=text(_money(last * volume)),
-        trade_status=_enum(TradeStatus.Normal),
+        trade_status=pb_enum(TradeStatus.Normal),
         warrant_extend=quote_pb2.WarrantExtend(
             implied_volatility="0.35",
             expiry_date=ymd(w.expiry),

@@ -22,6 +22,7 @@ from lb_mcp.sdk.enums import (
 )
 
 from .fees import fee_items
+from .quote_wire import text
 
 ZERO = Decimal(0)
 OPEN_STATUSES = frozenset({OrderStatus.New, OrderStatus.PartialFilled})
@@ -47,10 +48,7 @@ def not_found() -> SimError:
 
 def dec(value: Decimal | None) -> str:
     """Decimal wire text without exponent; ``None`` → ``""`` (not applicable)."""
-    if value is None:
-        return ""
-    text = format(value, "f")
-    return "0" if text in ("-0", "") else text
+    return "" if value is None else text(value)
 
 
 @dataclass(frozen=True)

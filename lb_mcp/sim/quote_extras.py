@@ -22,6 +22,7 @@ from lb_mcp.sdk.proto import quote_pb2
 from . import derivatives as dv
 from . import quote_calc as calc
 from .market import MarketModel
+from .quote_wire import serialize
 from .ws_server import Connection, Reply, error
 
 MAX_SYMBOLS: Final = 500
@@ -36,10 +37,6 @@ _SORT_KEYS: Final[dict[int, str]] = {
     5: "expiry_date",
     6: "strike_price",
 }
-
-
-def _ser(message: Any) -> bytes:
-    return bytes(message.SerializeToString())
 
 
 def _not_found(symbol: str) -> Reply:
@@ -77,21 +74,21 @@ class QuoteExtras:
         return canon if self.market.knows(canon) else None
 
     def participants(self, conn: Connection, body: bytes) -> Reply:
-        return Reply(_ser(calc.participants()))
+        return Reply(serialize(calc.participants()))
 
     def capital_flow(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.CapitalFlowIntradayRequest, body)
         symbol = self._stock(request.symbol)
         if symbol is None:
             return _not_found(request.symbol)
-        return Reply(_ser(calc.capital_flow(self.market, symbol)))
+        return Reply(serialize(calc.capital_flow(self.market, symbol)))
 
     def capital_distribution(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.SecurityRequest, body)
         symbol = self._stock(request.symbol)
         if symbol is None:
             return _not_found(request.symbol)
-        return Reply(_ser(calc.capital_distribution(self.market, symbol)))
+        return Reply(serialize(calc.capital_distribution(self.market, symbol)))
 
     def calc_indexes(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.SecurityCalcQuoteRequest, body)
@@ -100,7 +97,7 @@ class QuoteExtras:
         indexes = [int(i) for i in request.calc_index]
         known = [s for s in (self._stock(x) for x in request.symbols) if s is not None]
         rows = [calc.calc_index(calc.calc_values(self.market, s), s, indexes) for s in known]
-        return Reply(_ser(quote_pb2.SecurityCalcQuoteResponse(security_calc_index=rows)))
+        return Reply(serialize(quote_pb2.SecurityCalcQuoteResponse(security_calc_index=rows)))
 
     # ------------------------------------------------------------------ options
 
@@ -113,7 +110,7 @@ class QuoteExtras:
             contract = dv.parse_option(self.market, symbol)
             if contract is not None:
                 rows.append(dv.option_quote(self.market, symbol, contract))
-        return Reply(_ser(quote_pb2.OptionQuoteResponse(secu_quote=rows)))
+        return Reply(serialize(quote_pb2.OptionQuoteResponse(secu_quote=rows)))
 
     def _underlying(self, symbol: str) -> str | Reply:
         stock = self._stock(symbol)
@@ -126,7 +123,7 @@ class QuoteExtras:
         if isinstance(underlying, Reply):
             return underlying
         dates = [d.strftime("%Y%m%d") for d in dv.expiry_dates(self.market, underlying)]
-        return Reply(_ser(quote_pb2.OptionChainDateListResponse(expiry_date=dates)))
+        return Reply(serialize(quote_pb2.OptionChainDateListResponse(expiry_date=dates)))
 
     def option_strikes(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.OptionChainDateStrikeInfoRequest, body)
@@ -137,7 +134,7 @@ class QuoteExtras:
             expiry = datetime.strptime(request.expiry_date, "%Y%m%d").date()
         except ValueError:
             return error(Status.BAD_REQUEST, 301600, "expiry_date must be YYYYMMDD")
-        return Reply(_ser(dv.strike_infos(self.market, underlying, expiry)))
+        return Reply(serialize(dv.strike_infos(self.market, underlying, expiry)))
 
     # ------------------------------------------------------------------ warrants
 
@@ -145,10 +142,10 @@ class QuoteExtras:
         symbols = set(decode_message(quote_pb2.MultiSecurityRequest, body).symbol)
         rows = [dv.warrant_quote(self.market, w) for w in dv.warrants(self.market)]
         picked = [r for r in rows if r.symbol in symbols]
-        return Reply(_ser(quote_pb2.WarrantQuoteResponse(secu_quote=picked)))
+        return Reply(serialize(quote_pb2.WarrantQuoteResponse(secu_quote=picked)))
 
     def warrant_issuers(self, conn: Connection, body: bytes) -> Reply:
-        return Reply(_ser(dv.issuers()))
+        return Reply(serialize(dv.issuers()))
 
     def warrant_list(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.WarrantFilterListRequest, body)
@@ -171,7 +168,7 @@ class QuoteExtras:
         end = start + config.sort_count if config.sort_count > 0 else len(rows)
         page = rows[start:end]
         response = quote_pb2.WarrantFilterListResponse(warrant_list=page, total_count=len(rows))
-        return Reply(_ser(response))
+        return Reply(serialize(response))
 
 
 __all__ = ["QuoteExtras"]

@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Final
 from lb_mcp.sdk.codec import decode_message
 from lb_mcp.sdk.commands import QuoteCommand as Q
 from lb_mcp.sdk.commands import Status
-from lb_mcp.sdk.enums import Market, Period, SubType, TradeSession, TradeSessions
+from lb_mcp.sdk.enums import MARKET_TIMEZONES, Market, Period, SubType, TradeSession, TradeSessions
 from lb_mcp.sdk.proto import quote_pb2
+from lb_mcp.sdk.quote_args import pb_enum
 
 from . import quote_wire as wire
 from .marketdata import MarketEvent
 from .quote_extras import QuoteExtras
-from .sessions import TIMEZONES
+from .quote_wire import serialize
 from .ws_server import Connection, Faults, Reply, SocketServer, error
 
 if TYPE_CHECKING:
@@ -58,14 +59,6 @@ def _canon(symbol: str) -> str:
     if dot and region.upper() == "HK" and ticker.isdigit():
         return f"{int(ticker)}.HK"
     return symbol
-
-
-def _enum(value: int) -> Any:
-    return value
-
-
-def _ser(message: Any) -> bytes:
-    return bytes(message.SerializeToString())
 
 
 def _day(text: str) -> date:
@@ -148,10 +141,10 @@ class QuoteServer(SocketServer):
     def _profile(self, conn: Connection, body: bytes) -> Reply:
         member_id = 10_000_000 + self.sim.seed
         profile = wire.user_profile(member_id, self.rate_limits, int(self.sim.clock()))
-        return Reply(_ser(profile))
+        return Reply(serialize(profile))
 
     def _trade_periods(self, conn: Connection, body: bytes) -> Reply:
-        return Reply(_ser(wire.market_trade_periods(self.market.trading_session())))
+        return Reply(serialize(wire.market_trade_periods(self.market.trading_session())))
 
     def _trade_days(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.MarketTradeDayRequest, body)
@@ -160,36 +153,36 @@ class QuoteServer(SocketServer):
             begin, end = _day(request.beg_day), _day(request.end_day)
         except ValueError:
             return error(Status.BAD_REQUEST, 301600, "invalid market or date")
-        if market not in TIMEZONES or begin > end:
+        if market not in MARKET_TIMEZONES or begin > end:
             return error(Status.BAD_REQUEST, 301600, "invalid market or date range")
         days, half_days = self.market.trading_days(market, begin, end)
-        return Reply(_ser(wire.market_trade_days(days, half_days)))
+        return Reply(serialize(wire.market_trade_days(days, half_days)))
 
     def _static_info(self, conn: Connection, body: bytes) -> Reply:
         symbols = self._many(body)
         if isinstance(symbols, Reply):
             return symbols
         infos = [wire.static_info(self.market.static_info(s)) for s in symbols]
-        return Reply(_ser(quote_pb2.SecurityStaticInfoResponse(secu_static_info=infos)))
+        return Reply(serialize(quote_pb2.SecurityStaticInfoResponse(secu_static_info=infos)))
 
     def _quotes(self, conn: Connection, body: bytes) -> Reply:
         symbols = self._many(body)
         if isinstance(symbols, Reply):
             return symbols
         quotes = [wire.security_quote(self.market.quote(s)) for s in symbols]
-        return Reply(_ser(quote_pb2.SecurityQuoteResponse(secu_quote=quotes)))
+        return Reply(serialize(quote_pb2.SecurityQuoteResponse(secu_quote=quotes)))
 
     def _depth(self, conn: Connection, body: bytes) -> Reply:
         symbol = self._one(decode_message(quote_pb2.SecurityRequest, body).symbol)
         if isinstance(symbol, Reply):
             return symbol
-        return Reply(_ser(wire.security_depth(self.market.depth(symbol))))
+        return Reply(serialize(wire.security_depth(self.market.depth(symbol))))
 
     def _brokers(self, conn: Connection, body: bytes) -> Reply:
         symbol = self._one(decode_message(quote_pb2.SecurityRequest, body).symbol)
         if isinstance(symbol, Reply):
             return symbol
-        return Reply(_ser(wire.security_brokers(self.market.brokers(symbol))))
+        return Reply(serialize(wire.security_brokers(self.market.brokers(symbol))))
 
     def _trades(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.SecurityTradeRequest, body)
@@ -199,13 +192,13 @@ class QuoteServer(SocketServer):
         if not 0 < request.count <= MAX_COUNT:
             return error(Status.BAD_REQUEST, 301600, f"count must be 1..{MAX_COUNT}")
         ticks = self.market.trades(symbol, request.count)
-        return Reply(_ser(wire.security_trades(symbol, ticks)))
+        return Reply(serialize(wire.security_trades(symbol, ticks)))
 
     def _intraday(self, conn: Connection, body: bytes) -> Reply:
         symbol = self._one(decode_message(quote_pb2.SecurityIntradayRequest, body).symbol)
         if isinstance(symbol, Reply):
             return symbol
-        return Reply(_ser(wire.security_intraday(symbol, self.market.intraday(symbol))))
+        return Reply(serialize(wire.security_intraday(symbol, self.market.intraday(symbol))))
 
     def _candlesticks(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.SecurityCandlestickRequest, body)
@@ -216,7 +209,7 @@ class QuoteServer(SocketServer):
         if period is None or not 0 < request.count <= MAX_COUNT:
             return error(Status.BAD_REQUEST, 301600, "invalid period or count")
         bars = self.market.candlesticks(symbol, period, request.count)
-        return Reply(_ser(wire.security_candlesticks(symbol, _sessions(bars, request))))
+        return Reply(serialize(wire.security_candlesticks(symbol, _sessions(bars, request))))
 
     def _history(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.SecurityHistoryCandlestickRequest, body)
@@ -247,24 +240,24 @@ class QuoteServer(SocketServer):
                 return error(Status.BAD_REQUEST, 301600, "invalid query_type")
         except ValueError:
             return error(Status.BAD_REQUEST, 301600, "invalid date or minute")
-        return Reply(_ser(wire.security_candlesticks(symbol, _sessions(bars, request))))
+        return Reply(serialize(wire.security_candlesticks(symbol, _sessions(bars, request))))
 
     def _anchor(self, symbol: str, day: str, minute: str) -> int | None:
         if not day:
             return None
         moment = datetime.strptime(day + (minute or "0000").zfill(4), "%Y%m%d%H%M")
-        zone = TIMEZONES[self.market.security(symbol).market]
+        zone = MARKET_TIMEZONES[self.market.security(symbol).market]
         return int(moment.replace(tzinfo=zone).timestamp())
 
     # ------------------------------------------------------------------ subscriptions
 
     def _subscription(self, conn: Connection, body: bytes) -> Reply:
         lists = [
-            quote_pb2.SubTypeList(symbol=symbol, sub_type=[_enum(t) for t in sorted(types)])
+            quote_pb2.SubTypeList(symbol=symbol, sub_type=[pb_enum(t) for t in sorted(types)])
             for symbol, types in sorted(self.subs.get(conn, {}).items())
             if types
         ]
-        return Reply(_ser(quote_pb2.SubscriptionResponse(sub_list=lists)))
+        return Reply(serialize(quote_pb2.SubscriptionResponse(sub_list=lists)))
 
     def _subscribe(self, conn: Connection, body: bytes) -> Reply:
         request = decode_message(quote_pb2.SubscribeRequest, body)
@@ -301,21 +294,21 @@ class QuoteServer(SocketServer):
                 types.difference_update(int(t) for t in request.sub_type)
             if not types:
                 del current[symbol]
-        return Reply(_ser(quote_pb2.UnsubscribeResponse()))
+        return Reply(serialize(quote_pb2.UnsubscribeResponse()))
 
     def _snapshot(self, symbol: str, types: set[int]) -> list[tuple[int, bytes]]:
         sequence = self.sequence(symbol)
         out: list[tuple[int, bytes]] = []
         if SubType.Quote in types:
             quote = self.market.quote(symbol)
-            out.append((Q.PushQuoteData, _ser(wire.push_quote(quote, sequence))))
+            out.append((Q.PushQuoteData, serialize(wire.push_quote(quote, sequence))))
         if SubType.Depth in types:
             depth = self.market.depth(symbol)
-            out.append((Q.PushDepthData, _ser(wire.push_depth(depth, sequence))))
+            out.append((Q.PushDepthData, serialize(wire.push_depth(depth, sequence))))
         if SubType.Brokers in types:
             brokers = self.market.brokers(symbol)
             if brokers.ask_brokers or brokers.bid_brokers:
-                out.append((Q.PushBrokersData, _ser(wire.push_brokers(brokers, sequence))))
+                out.append((Q.PushBrokersData, serialize(wire.push_brokers(brokers, sequence))))
         return out
 
     # ------------------------------------------------------------------ pushes
@@ -336,13 +329,13 @@ class QuoteServer(SocketServer):
             if kind not in bodies:
                 m = self.market
                 if kind == SubType.Quote:
-                    bodies[kind] = _ser(wire.push_quote(m.quote(symbol), sequence, event))
+                    bodies[kind] = serialize(wire.push_quote(m.quote(symbol), sequence, event))
                 elif kind == SubType.Depth:
-                    bodies[kind] = _ser(wire.push_depth(m.depth(symbol), sequence))
+                    bodies[kind] = serialize(wire.push_depth(m.depth(symbol), sequence))
                 elif kind == SubType.Brokers:
-                    bodies[kind] = _ser(wire.push_brokers(m.brokers(symbol), sequence))
+                    bodies[kind] = serialize(wire.push_brokers(m.brokers(symbol), sequence))
                 else:
-                    bodies[kind] = _ser(wire.push_trade(symbol, event.trades, sequence))
+                    bodies[kind] = serialize(wire.push_trade(symbol, event.trades, sequence))
             return bodies[kind]
 
         wanted = (
@@ -382,7 +375,7 @@ class QuoteServer(SocketServer):
                         self._extra[symbol] = self._extra.get(symbol, 0) + 1
                         message.sequence = self.sequence(symbol)
                         message.timestamp = int(self.sim.clock())
-                        payload = _ser(message)
+                        payload = serialize(message)
                         for conn in conns:
                             conn.push(Q.PushQuoteData, payload)
                         sent += len(conns)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from lb_mcp.sdk.proto import quote_pb2
+from lb_mcp.sdk.quote_args import pb_enum, ymd
 
 from .bars import Candle
 from .marketdata import (
@@ -35,13 +36,8 @@ def text(value: Decimal) -> str:
     return "0" if out in ("-0", "") else out
 
 
-def ymd(day: date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def _enum(value: int) -> Any:
-    # protobuf's stubs type enum fields as their own wrapper type; ints are what go on the wire.
-    return int(value)
+def serialize(message: Any) -> bytes:
+    return bytes(message.SerializeToString())
 
 
 # ---------------------------------------------------------------------------- pulls
@@ -58,7 +54,7 @@ def security_quote(quote: Quote) -> Any:
         timestamp=quote.timestamp,
         volume=quote.volume,
         turnover=text(quote.turnover),
-        trade_status=_enum(quote.trade_status),
+        trade_status=pb_enum(quote.trade_status),
     )
 
 
@@ -124,7 +120,7 @@ def trade(tick: TradeTick) -> Any:
         timestamp=tick.timestamp,
         trade_type=tick.trade_type,
         direction=int(tick.direction),
-        trade_session=_enum(tick.trade_session),
+        trade_session=pb_enum(tick.trade_session),
     )
 
 
@@ -160,7 +156,7 @@ def security_candlesticks(symbol: str, candles: Iterable[Candle]) -> Any:
                 volume=c.volume,
                 turnover=text(c.turnover),
                 timestamp=c.timestamp,
-                trade_session=_enum(c.trade_session),
+                trade_session=pb_enum(c.trade_session),
             )
             for c in candles
         ],
@@ -176,7 +172,7 @@ def market_trade_periods(sessions: Iterable[MarketSessions]) -> Any:
                     quote_pb2.TradePeriod(
                         beg_time=p.beg_time,
                         end_time=p.end_time,
-                        trade_session=_enum(p.trade_session),
+                        trade_session=pb_enum(p.trade_session),
                     )
                     for p in s.periods
                 ],
@@ -211,7 +207,7 @@ def user_profile(member_id: int, rate_limits: Iterable[tuple[int, int, int]], no
         subscribe_limit=500,
         history_candlestick_limit=1000,
         rate_limit=[
-            quote_pb2.RateLimit(command=_enum(cmd), limit=limit, burst=burst)
+            quote_pb2.RateLimit(command=pb_enum(cmd), limit=limit, burst=burst)
             for cmd, limit, burst in rate_limits
         ],
         quote_level_detail=quote_pb2.UserQuoteLevelDetail(
@@ -235,8 +231,8 @@ def push_quote(quote: Quote, sequence: int, event: MarketEvent | None = None) ->
         timestamp=quote.timestamp,
         volume=quote.volume,
         turnover=text(quote.turnover),
-        trade_status=_enum(quote.trade_status),
-        trade_session=_enum(quote.trade_session),
+        trade_status=pb_enum(quote.trade_status),
+        trade_session=pb_enum(quote.trade_session),
         current_volume=event.current_volume if event else 0,
         current_turnover=text(event.current_turnover) if event else "0",
     )
@@ -277,6 +273,7 @@ __all__ = [
     "security_intraday",
     "security_quote",
     "security_trades",
+    "serialize",
     "static_info",
     "text",
     "user_profile",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from lb_mcp.sdk.enums import Market, TradeSession
+from lb_mcp.sdk.enums import MARKET_TIMEZONES, Market, TradeSession
 
 
 class Hours(StrEnum):
@@ -34,12 +34,6 @@ class MarketSessions:
     periods: tuple[TradePeriod, ...]
 
 
-TIMEZONES: Final[dict[Market, ZoneInfo]] = {
-    Market.HK: ZoneInfo("Asia/Hong_Kong"),
-    Market.US: ZoneInfo("America/New_York"),
-    Market.CN: ZoneInfo("Asia/Shanghai"),
-    Market.SG: ZoneInfo("Asia/Singapore"),
-}
 MARKETS: Final[tuple[Market, ...]] = (Market.HK, Market.US, Market.CN, Market.SG)
 
 _I, _PRE, _POST, _NIGHT = (
@@ -202,7 +196,7 @@ _HALF_DAYS: Final[dict[Market, frozenset[date]]] = {
 
 
 def market_tz(market: Market) -> ZoneInfo:
-    return TIMEZONES.get(market, TIMEZONES[Market.HK])
+    return MARKET_TIMEZONES.get(market, MARKET_TIMEZONES[Market.HK])
 
 
 def local_date(market: Market, ts: float) -> date:
