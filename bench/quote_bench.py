@@ -1,4 +1,5 @@
-"""Quote benchmark: our ``lb_mcp.sdk.quote.QuoteContext`` vs the official ``longbridge`` 5.3.0
+"""Quote benchmark: our ``lb_mcp.sdk.quote.context.QuoteContext`` vs the official ``longbridge``
+5.3.0
 ``QuoteContext``, against one ``lb-mcp sim`` subprocess (loopback only). Prints numbers.
 
 Run: ``.venv/bin/python bench/quote_bench.py [--calls 400] [--symbols 7] [--seconds 3] [--runs 3]``
@@ -35,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lb_mcp.sim.admin import AdminClient  # noqa: E402
+from lb_mcp.sim.wire.admin import AdminClient  # noqa: E402
 
 DRAIN_S = 10.0  # the longest we wait for pushes still queued after a flood
 WARMUP = 20
@@ -203,7 +204,7 @@ def official(env: dict[str, str], symbols: list[str], calls: int, seconds: float
 async def ours(env: dict[str, str], symbols: list[str], calls: int, seconds: float) -> Result:
     from lb_mcp.sdk.config import Config
     from lb_mcp.sdk.enums import SubType
-    from lb_mcp.sdk.quote import QuoteContext
+    from lb_mcp.sdk.quote.context import QuoteContext
 
     config = Config.from_apikey(
         env["LONGBRIDGE_APP_KEY"],

@@ -91,7 +91,7 @@ async def cold_start(tmp: Path) -> None:
 async def quote_overhead(tmp: Path) -> None:
     """tools/call quote over stdio vs ``QuoteContext.quote``, against the same simulator."""
     from lb_mcp.sdk.config import Config
-    from lb_mcp.sdk.quote import QuoteContext
+    from lb_mcp.sdk.quote.context import QuoteContext
 
     exe = Path(sys.executable).with_name("lb-mcp")
     args = {"symbols": ["700.HK"]}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lb_mcp.sim.market import MarketModel
+from lb_mcp.sim.market.model import MarketModel
 
 CASES = {
     "HK 23:37 / US 10:37": datetime(2026, 11, 27, 15, 37, tzinfo=UTC).timestamp(),

@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 130
     if args.command == "audit":
-        from lb_mcp.server.audit_cli import run_audit
+        from lb_mcp.server.gate.records.audit_cli import run_audit
 
         return run_audit(args.since, args.state_dir)
     return 2

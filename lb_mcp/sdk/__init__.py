@@ -11,8 +11,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, ConfigError, Language, PushCandlestickMode
-from .enums import (
+from lb_mcp.sdk.config import Config, ConfigError, Language, PushCandlestickMode
+from lb_mcp.sdk.enums import (
     AdjustType,
     BalanceType,
     CashFlowDirection,
@@ -32,7 +32,7 @@ from .enums import (
     TradeStatus,
     TriggerStatus,
 )
-from .errors import (
+from lb_mcp.sdk.errors import (
     ApiError,
     AuthError,
     ConnectionClosed,
@@ -47,8 +47,29 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .http import HttpClient
-    from .models import (
+    from lb_mcp.sdk.quote.context import QuoteContext, QuotePush
+    from lb_mcp.sdk.quote.models import (
+        Brokers,
+        Candlestick,
+        Depth,
+        IntradayLine,
+        MarketTradingDays,
+        MarketTradingSession,
+        PrePostQuote,
+        PushBrokers,
+        PushDepth,
+        PushQuote,
+        PushTrades,
+        SecurityBrokers,
+        SecurityDepth,
+        SecurityQuote,
+        SecurityStaticInfo,
+        Subscription,
+        Trade,
+        TradingSessionInfo,
+    )
+    from lb_mcp.sdk.trade.context import TradeContext
+    from lb_mcp.sdk.trade.models import (
         AccountBalance,
         CashFlow,
         CashInfo,
@@ -69,81 +90,60 @@ if TYPE_CHECKING:
         StockPositionsResponse,
         SubmitOrderResponse,
     )
-    from .pushes import PushBuffer
-    from .quote import QuoteContext, QuotePush
-    from .quote_models import (
-        Brokers,
-        Candlestick,
-        Depth,
-        IntradayLine,
-        MarketTradingDays,
-        MarketTradingSession,
-        PrePostQuote,
-        PushBrokers,
-        PushDepth,
-        PushQuote,
-        PushTrades,
-        SecurityBrokers,
-        SecurityDepth,
-        SecurityQuote,
-        SecurityStaticInfo,
-        Subscription,
-        Trade,
-        TradingSessionInfo,
-    )
-    from .ratelimit import RateLimiter
-    from .trade import TradeContext
-    from .ws import ConnectionLimitError, ConnectionState, Liveness, WsOptions
+    from lb_mcp.sdk.transport.buffer import PushBuffer
+    from lb_mcp.sdk.transport.http import HttpClient
+    from lb_mcp.sdk.transport.ratelimit import RateLimiter
+    from lb_mcp.sdk.transport.ws import ConnectionLimitError, ConnectionState, Liveness, WsOptions
 
 # Public name -> submodule that defines it, for the names imported on first use.
 _LAZY: dict[str, str] = {
-    "AccountBalance": "models",
-    "Brokers": "quote_models",
-    "Candlestick": "quote_models",
-    "CashFlow": "models",
-    "CashInfo": "models",
-    "ConnectionLimitError": "ws",
-    "ConnectionState": "ws",
-    "Depth": "quote_models",
-    "EstimateMaxPurchaseQuantityResponse": "models",
-    "Execution": "models",
-    "FrozenTransactionFee": "models",
-    "FundPosition": "models",
-    "FundPositionChannel": "models",
-    "FundPositionsResponse": "models",
-    "HttpClient": "http",
-    "IntradayLine": "quote_models",
-    "Liveness": "ws",
-    "MarginRatio": "models",
-    "MarketTradingDays": "quote_models",
-    "MarketTradingSession": "quote_models",
-    "Order": "models",
-    "OrderChargeDetail": "models",
-    "OrderDetail": "models",
-    "OrderHistoryDetail": "models",
-    "PrePostQuote": "quote_models",
-    "PushBrokers": "quote_models",
-    "PushBuffer": "pushes",
-    "PushDepth": "quote_models",
-    "PushOrderChanged": "models",
-    "PushQuote": "quote_models",
-    "PushTrades": "quote_models",
-    "QuoteContext": "quote",
-    "QuotePush": "quote",
-    "RateLimiter": "ratelimit",
-    "SecurityBrokers": "quote_models",
-    "SecurityDepth": "quote_models",
-    "SecurityQuote": "quote_models",
-    "SecurityStaticInfo": "quote_models",
-    "StockPosition": "models",
-    "StockPositionChannel": "models",
-    "StockPositionsResponse": "models",
-    "SubmitOrderResponse": "models",
-    "Subscription": "quote_models",
-    "Trade": "quote_models",
-    "TradeContext": "trade",
-    "TradingSessionInfo": "quote_models",
-    "WsOptions": "ws",
+    "AccountBalance": "trade.models",
+    "Brokers": "quote.models",
+    "Candlestick": "quote.models",
+    "CashFlow": "trade.models",
+    "CashInfo": "trade.models",
+    "ConnectionLimitError": "transport.ws",
+    "ConnectionState": "transport.ws",
+    "Depth": "quote.models",
+    "EstimateMaxPurchaseQuantityResponse": "trade.models",
+    "Execution": "trade.models",
+    "FrozenTransactionFee": "trade.models",
+    "FundPosition": "trade.models",
+    "FundPositionChannel": "trade.models",
+    "FundPositionsResponse": "trade.models",
+    "HttpClient": "transport.http",
+    "IntradayLine": "quote.models",
+    "Liveness": "transport.ws",
+    "MarginRatio": "trade.models",
+    "MarketTradingDays": "quote.models",
+    "MarketTradingSession": "quote.models",
+    "Order": "trade.models",
+    "OrderChargeDetail": "trade.models",
+    "OrderDetail": "trade.models",
+    "OrderHistoryDetail": "trade.models",
+    "PrePostQuote": "quote.models",
+    "PushBrokers": "quote.models",
+    "PushBuffer": "transport.buffer",
+    "PushDepth": "quote.models",
+    "PushOrderChanged": "trade.models",
+    "PushQuote": "quote.models",
+    "PushTrades": "quote.models",
+    "QuoteContext": "quote.context",
+    "QuotePush": "quote.context",
+    "RateLimiter": "transport.ratelimit",
+    "SecurityBrokers": "quote.models",
+    "SecurityDepth": "quote.models",
+    "SecurityQuote": "quote.models",
+    "SecurityStaticInfo": "quote.models",
+    "StockPosition": "trade.models",
+    "StockPositionChannel": "trade.models",
+    "StockPositionsResponse": "trade.models",
+    "SubmitOrderResponse": "trade.models",
+    "Subscription": "quote.models",
+    "Trade": "quote.models",
+    "TradeContext": "trade.context",
+    "TradingSessionInfo": "quote.models",
+    "WsOptions": "transport.ws",
 }
 
 

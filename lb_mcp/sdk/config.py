@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from .errors import OpenApiException
+from lb_mcp.sdk.errors import OpenApiException
 
 GLOBAL_HTTP_URL = "https://openapi.longbridge.com"
 GLOBAL_QUOTE_WS_URL = "wss://openapi-quote.longbridge.com/v2"

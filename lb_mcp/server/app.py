@@ -7,7 +7,7 @@ with its fan-out task, and the order service. Tools are thin adapters over ``App
 Tool failures never escape as tracebacks: ``tools/call`` is served by :func:`_tool_call_handler`,
 which maps every exception to a tool error with a stable code (``errors.py``) and keeps the
 server running. The mode (sandbox/live) comes from ``backend`` and no tool can change it.
-The order tools are always registered together with the ``OrderService`` that gates them, and
+The order tools are always registered together with the ``OrderGate`` that gates them, and
 the modern-era ``request_state`` that carries a human's answer is sealed with a per-process key
 whose lifetime is the confirmation TTL.
 """
@@ -30,22 +30,22 @@ from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode
-from lb_mcp.sdk.quote import QuoteContext
-from lb_mcp.sdk.trade import TradeContext
-
-from . import prompts, resources
-from .backend import Backend
-from .context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
-from .errors import ToolFailure, error_result, map_exception
-from .orders_service import OrderService
-from .settings import ServerSettings
-from .streams import QuoteStreams
-from .tools import account, orders, portfolio, quote, status, subscription
+from lb_mcp.sdk.quote.context import QuoteContext
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.server import prompts
+from lb_mcp.server.backend import Backend
+from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
+from lb_mcp.server.errors import ToolFailure, error_result, map_exception
+from lb_mcp.server.gate.service import OrderGate
+from lb_mcp.server.settings import ServerSettings
+from lb_mcp.server.streams import resources
+from lb_mcp.server.streams.store import QuoteStreams
+from lb_mcp.server.tools import account, orders, portfolio, quote, status, subscription
 
 log = logging.getLogger("lb_mcp.server")
 
 SERVER_NAME = "lb-mcp"
-OrdersFactory = Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrderService]
+OrdersFactory = Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrderGate]
 
 
 def default_quote_factory(config: Config) -> QuoteSource:
@@ -57,13 +57,13 @@ def default_trade_factory(config: Config) -> TradeContext:
 
 
 def default_orders_factory(config: Config) -> OrdersFactory:
-    """The real ``OrderService``; the account's credentials are redacted from its audit log."""
+    """The real ``OrderGate``; the account's credentials are redacted from its audit log."""
     redact = tuple(s for s in (config.app_secret, config.access_token) if s)
 
     def make(
         settings: ServerSettings, mode: Mode, trade: TradeContext, q: QuoteSource
-    ) -> OrderService:
-        return OrderService(settings=settings, mode=mode, trade=trade, quote=q, secrets=redact)
+    ) -> OrderGate:
+        return OrderGate(settings=settings, mode=mode, trade=trade, quote=q, secrets=redact)
 
     return make
 
@@ -120,7 +120,7 @@ def build_server(
         streams = QuoteStreams(bus, interval_s=fanout_interval_s)
         quote_ctx = make_quote(backend.config)
         trade_ctx = make_trade(backend.config)
-        order_service: OrderService | None = None
+        order_service: OrderGate | None = None
         try:
             order_service = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
             await order_service.start()

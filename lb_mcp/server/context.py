@@ -2,7 +2,7 @@
 
 The quote side is described by a small protocol (what the server actually calls), so tests can
 hand in a different implementation through ``build_server(..., quote_factory=...)``. The order
-side is always the real ``OrderService``: no server runs order tools without its gate.
+side is always the real ``OrderGate``: no server runs order tools without its gate.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from mcp.server.mcpserver import Context
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import AdjustType, Market, Mode, Period, SubType
-from lb_mcp.sdk.quote_models import (
+from lb_mcp.sdk.quote.feed import QuotePush
+from lb_mcp.sdk.quote.models import (
     Candlestick,
     IntradayLine,
     MarketTradingDays,
@@ -28,19 +29,18 @@ from lb_mcp.sdk.quote_models import (
     Subscription,
     Trade,
 )
-from lb_mcp.sdk.quote_push import QuotePush
-from lb_mcp.sdk.trade import TradeContext
-
-from .backend import Backend
-from .orders_service import OrderService
-from .settings import ServerSettings
-from .streams import QuoteStreams
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.server.backend import Backend
+from lb_mcp.server.gate.service import OrderGate
+from lb_mcp.server.settings import ServerSettings
+from lb_mcp.server.streams.store import QuoteStreams
 
 QuoteCallback = Callable[[str, PushQuote], None]
 
 
 class QuoteSource(Protocol):
-    """The part of ``lb_mcp.sdk.quote.QuoteContext`` the server uses (official SDK names)."""
+    """The part of ``lb_mcp.sdk.quote.context.QuoteContext`` the server uses (official SDK
+    names)."""
 
     async def quote(self, symbols: list[str]) -> Sequence[SecurityQuote]: ...
 
@@ -90,7 +90,7 @@ class AppContext:
     quote: QuoteSource
     trade: TradeContext
     streams: QuoteStreams
-    orders: OrderService
+    orders: OrderGate
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

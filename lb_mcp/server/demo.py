@@ -19,8 +19,8 @@ from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
 
-from .backend import Backend
-from .settings import ServerSettings
+from lb_mcp.server.backend import Backend
+from lb_mcp.server.settings import ServerSettings
 
 Ask = Callable[[str], str] | None
 
@@ -44,7 +44,7 @@ async def run_demo(
     out: Callable[[str], None] = print,
     ask: Ask | bool = True,
 ) -> int:
-    from .app import build_server
+    from lb_mcp.server.app import build_server
 
     asker: Ask = _terminal_ask() if ask is True else (ask or None)
 

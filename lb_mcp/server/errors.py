@@ -35,6 +35,8 @@ from lb_mcp.sdk.errors import (
     RateLimitError,
     RequestTimeout,
 )
+from lb_mcp.server.gate.intent import IntentError
+from lb_mcp.server.text import clean_text
 
 log = logging.getLogger("lb_mcp.server")
 
@@ -71,7 +73,6 @@ class ToolFailure(Exception):
 
 
 def _broker_text(exc: OpenApiException) -> str:
-    from .output import clean_text  # output imports this module
 
     return clean_text(exc.message or "", 200)
 
@@ -93,17 +94,12 @@ def _coded(exc: BaseException) -> ToolFailure | None:
     """Server-side errors of the order path (``FactsError`` …) carry ``code``/``message``."""
     code, message = getattr(exc, "code", None), getattr(exc, "message", None)
     if isinstance(code, str) and code.isupper() and isinstance(message, str):
-        from .output import clean_text
-
         return ToolFailure(code, clean_text(message, 300))
     return None
 
 
 def map_exception(exc: BaseException) -> ToolFailure:
     """The tool error for ``exc``. Unknown exceptions become ``INTERNAL`` without details."""
-    # Local import: guards/canonical are siblings that do not depend on this module.
-    from .canonical import IntentError
-
     if isinstance(exc, ToolFailure):
         return exc
     cause = exc.__cause__

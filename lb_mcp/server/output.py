@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -22,13 +21,12 @@ from typing import Annotated, Any
 from mcp_types import ToolAnnotations
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from .canonical import IntentError, normalize_symbol
-from .errors import ToolFailure
+from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.gate.intent import IntentError, normalize_symbol
+from lb_mcp.server.text import MAX_TEXT, clean_text
 
 _DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 _ARG_DECIMAL_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,10})?$")
-MAX_TEXT = 256  # cap on any free-text argument and on broker text we echo
-_BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
 
 
 def decimal_text(value: Decimal) -> str:
@@ -43,20 +41,6 @@ def _utc_text(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def clean_text(value: str, limit: int = MAX_TEXT) -> str:
-    """Broker-provided text made safe to echo: no controls, no bidi overrides, one line, capped."""
-    out = []
-    for ch in value:
-        if ch in ("\n", "\r", "\t"):
-            out.append(" ")
-        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
-            continue
-        else:
-            out.append(ch)
-    text = " ".join("".join(out).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 Money = Annotated[

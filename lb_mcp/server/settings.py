@@ -28,8 +28,7 @@ from typing import TypeVar
 
 from lb_mcp.sdk.config import ConfigError
 from lb_mcp.sdk.enums import Mode, OrderType
-
-from .canonical import IntentError, normalize_symbol
+from lb_mcp.server.gate.intent import IntentError, normalize_symbol
 
 T = TypeVar("T")
 PREFIX = "LB_MCP_"

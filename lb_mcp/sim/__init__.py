@@ -24,17 +24,17 @@ from types import TracebackType
 import uvicorn
 
 from lb_mcp.sdk.config import Config
-
-from .admin import admin_routes
-from .http_api import ApiState, build_app
-from .ledger import Ledger
-from .market import MarketModel
-from .matching import Broker
-from .ratelimit import SlidingWindowLimiter
-from .routes import ROUTES
-from .seeding import seed_account
-from .sessions import Hours
-from .ws_server import Faults, WsServers, require_loopback, start_ws_servers
+from lb_mcp.sim.exchange.ledger import Ledger
+from lb_mcp.sim.exchange.matching import Broker
+from lb_mcp.sim.exchange.seeding import seed_account
+from lb_mcp.sim.market.model import MarketModel
+from lb_mcp.sim.market.sessions import Hours
+from lb_mcp.sim.wire.admin import admin_routes
+from lb_mcp.sim.wire.http_app import ApiState, build_app
+from lb_mcp.sim.wire.ratelimit import SlidingWindowLimiter
+from lb_mcp.sim.wire.routes import ROUTES
+from lb_mcp.sim.wire.sockets import WsServers, start_ws_servers
+from lb_mcp.sim.wire.ws_server import Faults, require_loopback
 
 log = logging.getLogger("lb_mcp.sim")
 

@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 
-from . import Simulator
+from lb_mcp.sim import Simulator
 
 log = logging.getLogger("lb_mcp.sim")
 

@@ -24,7 +24,7 @@ from longbridge.openapi import (
     SubType,
 )
 
-from lb_mcp.sim.admin import AdminClient
+from lb_mcp.sim.wire.admin import AdminClient
 
 from .conftest import SimProcess
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from longbridge.openapi import QuoteContext, SubType
 
-from lb_mcp.sim.admin import AdminClient
+from lb_mcp.sim.wire.admin import AdminClient
 
 from .conftest import SimProcess
 

@@ -28,23 +28,23 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 import httpx
+from lb_mcp.sdk.wire.protocol import Protocol, ProtocolViolation, RequestReceived, Side
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from lb_mcp.sdk.codec import (
+from lb_mcp.sdk.config import Config
+from lb_mcp.sdk.quote.context import QuoteContext
+from lb_mcp.sdk.transport.http import HttpClient
+from lb_mcp.sdk.transport.ws import WsOptions
+from lb_mcp.sdk.wire.codec import (
     Session,
     decode_auth_request,
     decode_message,
     decode_reconnect_request,
     encode_session,
 )
-from lb_mcp.sdk.commands import ControlCommand, QuoteCommand, Status, TradeCommand
-from lb_mcp.sdk.config import Config
-from lb_mcp.sdk.http import HttpClient
-from lb_mcp.sdk.proto import quote_pb2, trade_pb2
-from lb_mcp.sdk.protocol import Protocol, ProtocolViolation, RequestReceived, Side
-from lb_mcp.sdk.quote import QuoteContext
-from lb_mcp.sdk.ws import WsOptions
+from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status, TradeCommand
+from lb_mcp.sdk.wire.proto import quote_pb2, trade_pb2
 from lb_mcp.sim import Simulator
 
 T0_MS = 1_700_000_000_000

@@ -11,9 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from lb_mcp.sdk.codec import Session, decode_auth_request, encode_auth_request, encode_session
-from lb_mcp.sdk.commands import ControlCommand, Status
-from lb_mcp.sdk.protocol import (
+from lb_mcp.sdk.wire.protocol import (
     DEFAULT_GZIP_THRESHOLD,
     Event,
     Protocol,
@@ -22,6 +20,9 @@ from lb_mcp.sdk.protocol import (
     Side,
     State,
 )
+
+from lb_mcp.sdk.wire.codec import Session, decode_auth_request, encode_auth_request, encode_session
+from lb_mcp.sdk.wire.commands import ControlCommand, Status
 
 CLIENT = Side.CLIENT
 SERVER = Side.SERVER

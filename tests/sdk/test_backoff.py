@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from lb_mcp.sdk.backoff import OtpBudget, TokenBucket, backoff
+from lb_mcp.sdk.transport.backoff import OtpBudget, TokenBucket, backoff
 
 pytestmark = pytest.mark.anyio
 

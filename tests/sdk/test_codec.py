@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lb_mcp.sdk.codec import (
+from lb_mcp.sdk.errors import ApiError, AuthError, OpenApiException, ProtocolError, RateLimitError
+from lb_mcp.sdk.wire.codec import (
     MAX_BODY_LEN,
     Push,
     Request,
@@ -30,15 +31,8 @@ from lb_mcp.sdk.codec import (
     response_error,
     serialize,
 )
-from lb_mcp.sdk.commands import ControlCommand, QuoteCommand, Status, TradeCommand
-from lb_mcp.sdk.errors import (
-    ApiError,
-    AuthError,
-    OpenApiException,
-    ProtocolError,
-    RateLimitError,
-)
-from lb_mcp.sdk.proto import quote_pb2, trade_pb2
+from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status, TradeCommand
+from lb_mcp.sdk.wire.proto import quote_pb2, trade_pb2
 
 # Seeded and database-free, so runs are deterministic and leave nothing behind.
 FUZZ = settings(

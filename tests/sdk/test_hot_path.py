@@ -15,18 +15,18 @@ import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lb_mcp.sdk.wire.protocol import RequestReceived, ResponseReceived
 from websockets.frames import Frame, Opcode
 
-from lb_mcp.sdk.codec import Push, decode_message, serialize
-from lb_mcp.sdk.commands import QuoteCommand, Status
 from lb_mcp.sdk.enums import SubType, TradeSession, TradeStatus
-from lb_mcp.sdk.proto import quote_pb2
-from lb_mcp.sdk.protocol import RequestReceived, ResponseReceived
-from lb_mcp.sdk.pushes import PushBuffer
-from lb_mcp.sdk.quote import QuoteContext, QuotePush
-from lb_mcp.sdk.quote_models import PushQuote, SecurityQuote, utc_from_epoch
-from lb_mcp.sdk.quote_wire import PushValue, coalesce, push_quote
-from lb_mcp.sdk.ws_link import MAX_FRAMES_PER_TURN, Link, _WatchedConnection
+from lb_mcp.sdk.quote.context import QuoteContext, QuotePush
+from lb_mcp.sdk.quote.models import PushQuote, SecurityQuote, utc_from_epoch
+from lb_mcp.sdk.quote.wire import PushValue, coalesce, push_quote
+from lb_mcp.sdk.transport.buffer import PushBuffer
+from lb_mcp.sdk.transport.ws_link import MAX_FRAMES_PER_TURN, Link, _WatchedConnection
+from lb_mcp.sdk.wire.codec import Push, decode_message, serialize
+from lb_mcp.sdk.wire.commands import QuoteCommand, Status
+from lb_mcp.sdk.wire.proto import quote_pb2
 
 from .fake_server import (
     _ALREADY_ANSWERED,
@@ -515,7 +515,15 @@ def test_push_quote_merges_like_a_field_by_field_reference(messages: list[Any]) 
 
 
 def test_quote_wire_re_exports_the_pull_and_push_modules_unchanged() -> None:
-    from lb_mcp.sdk import quote_wire, quote_wire_pull, quote_wire_push
+    from lb_mcp.sdk.quote import (
+        pull as quote_wire_pull,
+    )
+    from lb_mcp.sdk.quote import (
+        push as quote_wire_push,
+    )
+    from lb_mcp.sdk.quote import (
+        wire as quote_wire,
+    )
 
     assert quote_wire.push_quote is quote_wire_push.push_quote
     assert quote_wire.security_quote is quote_wire_pull.security_quote

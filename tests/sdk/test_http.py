@@ -32,9 +32,9 @@ from lb_mcp.sdk import (
     TimeInForceType,
     TradeContext,
 )
-from lb_mcp.sdk.http import encode_body, encode_query
-from lb_mcp.sdk.ratelimit import EndpointClass, classify
-from lb_mcp.sdk.signing import parse_signature_header, sign, split_target
+from lb_mcp.sdk.transport.http import encode_body, encode_query
+from lb_mcp.sdk.transport.ratelimit import EndpointClass, classify
+from lb_mcp.sdk.transport.signing import parse_signature_header, sign, split_target
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from google.protobuf.descriptor import FieldDescriptor as fd
 
-from lb_mcp.sdk.proto import control_pb2, quote_pb2, regen, trade_pb2
+from lb_mcp.sdk.wire.proto import control_pb2, quote_pb2, regen, trade_pb2
 
 
 def test_regenerating_the_protobuf_modules_is_byte_identical(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_the_three_schemas_are_independent_and_use_the_longbridge_packages() -> 
         "longbridge.quote.v1": [],
         "longbridge.trade.v1": [],
     }
-    assert quote_pb2.PushQuote.__module__ == "lb_mcp.sdk.proto.quote_pb2"
+    assert quote_pb2.PushQuote.__module__ == "lb_mcp.sdk.wire.proto.quote_pb2"
 
 
 def _field(message: Any, name: str) -> tuple[int, int, bool]:

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from lb_mcp.sdk.wire.protocol import (
+    NOT_AUTHENTICATED_CODE,
+    LocalProtocolError,
+    Protocol,
+    ProtocolViolation,
+    PushReceived,
+    RequestCancelled,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Side,
+    State,
+)
 
-from lb_mcp.sdk.codec import (
+from lb_mcp.sdk.errors import AuthError, ConnectionClosed, ProtocolError
+from lb_mcp.sdk.quote.sequencer import PushSequencer, Verdict
+from lb_mcp.sdk.wire.codec import (
     Push,
     Request,
     Response,
@@ -19,22 +34,7 @@ from lb_mcp.sdk.codec import (
     response_error,
     serialize,
 )
-from lb_mcp.sdk.commands import ControlCommand, QuoteCommand, Status
-from lb_mcp.sdk.errors import AuthError, ConnectionClosed, ProtocolError
-from lb_mcp.sdk.protocol import (
-    NOT_AUTHENTICATED_CODE,
-    LocalProtocolError,
-    Protocol,
-    ProtocolViolation,
-    PushReceived,
-    RequestCancelled,
-    RequestReceived,
-    RequestTimedOut,
-    ResponseReceived,
-    Side,
-    State,
-)
-from lb_mcp.sdk.sequencer import PushSequencer, Verdict
+from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status
 
 from .helpers import CLIENT, SERVER, ProtocolPair
 

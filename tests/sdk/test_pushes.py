@@ -10,9 +10,9 @@ import anyio.lowlevel
 import pytest
 
 from lb_mcp.sdk.enums import TradeDirection, TradeSession, TradeStatus
-from lb_mcp.sdk.pushes import PushBuffer
-from lb_mcp.sdk.quote_models import Depth, PushDepth, PushQuote, PushTrades, Trade
-from lb_mcp.sdk.quote_wire import MAX_COALESCED_TRADES, coalesce
+from lb_mcp.sdk.quote.models import Depth, PushDepth, PushQuote, PushTrades, Trade
+from lb_mcp.sdk.quote.wire import MAX_COALESCED_TRADES, coalesce
+from lb_mcp.sdk.transport.buffer import PushBuffer
 
 pytestmark = pytest.mark.anyio
 

@@ -9,15 +9,15 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from lb_mcp.sdk.wire.protocol import RequestReceived
 
-from lb_mcp.sdk.commands import QuoteCommand, Status
 from lb_mcp.sdk.enums import AdjustType, Market, Period, SubType
 from lb_mcp.sdk.errors import ApiError, InvalidArgument
-from lb_mcp.sdk.proto import quote_pb2
-from lb_mcp.sdk.protocol import RequestReceived
-from lb_mcp.sdk.pushes import PushBuffer
-from lb_mcp.sdk.quote import QuotePush
-from lb_mcp.sdk.quote_models import PushDepth, PushQuote, Subscription
+from lb_mcp.sdk.quote.context import QuotePush
+from lb_mcp.sdk.quote.models import PushDepth, PushQuote, Subscription
+from lb_mcp.sdk.transport.buffer import PushBuffer
+from lb_mcp.sdk.wire.commands import QuoteCommand, Status
+from lb_mcp.sdk.wire.proto import quote_pb2
 
 from .fake_server import (
     FakeConnection,

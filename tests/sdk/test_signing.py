@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lb_mcp.sdk.signing import (
+from lb_mcp.sdk.transport.signing import (
     LongbridgeAuth,
     parse_signature_header,
     sign,

@@ -23,7 +23,7 @@ from lb_mcp.sdk import (
     TimeInForceType,
     TriggerStatus,
 )
-from lb_mcp.sdk.models import (
+from lb_mcp.sdk.trade.models import (
     AccountBalanceList,
     CashFlowList,
     ChargeCategoryCode,

@@ -9,12 +9,12 @@ from decimal import Decimal
 import anyio
 import pytest
 
-from lb_mcp.sdk.commands import ControlCommand, TradeCommand
 from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, TimeInForceType, TopicType
 from lb_mcp.sdk.errors import InvalidArgument
-from lb_mcp.sdk.models import PushOrderChanged
-from lb_mcp.sdk.proto import trade_pb2
-from lb_mcp.sdk.trade import TradeContext
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.sdk.trade.models import PushOrderChanged
+from lb_mcp.sdk.wire.commands import ControlCommand, TradeCommand
+from lb_mcp.sdk.wire.proto import trade_pb2
 from lb_mcp.sim import Simulator
 
 from .fake_server import (
@@ -155,7 +155,7 @@ async def test_the_simulator_pushes_new_then_canceled_for_an_order_placed_over_r
 
 
 async def _last_price(sim: Simulator) -> list[Decimal]:
-    from lb_mcp.sdk.quote import QuoteContext
+    from lb_mcp.sdk.quote.context import QuoteContext
 
     async with QuoteContext(sim.config, options=fast_options()) as ctx:
         return [q.last_done for q in await ctx.quote(["700.HK"])]

@@ -7,15 +7,15 @@ import time
 
 import anyio
 import pytest
+from lb_mcp.sdk.wire.protocol import RequestReceived
 
-from lb_mcp.sdk.codec import encode_auth_request
-from lb_mcp.sdk.commands import ControlCommand, QuoteCommand
 from lb_mcp.sdk.enums import SubType
 from lb_mcp.sdk.errors import RequestTimeout
-from lb_mcp.sdk.proto import quote_pb2
-from lb_mcp.sdk.protocol import RequestReceived
-from lb_mcp.sdk.quote_models import PushQuote
-from lb_mcp.sdk.ws import ConnectionLimitError, Liveness, WsSession, fetch_otp
+from lb_mcp.sdk.quote.models import PushQuote
+from lb_mcp.sdk.transport.ws import ConnectionLimitError, Liveness, WsSession, fetch_otp
+from lb_mcp.sdk.wire.codec import encode_auth_request
+from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand
+from lb_mcp.sdk.wire.proto import quote_pb2
 
 from .fake_server import (
     FakeConnection,

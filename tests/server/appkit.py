@@ -21,10 +21,10 @@ import anyio
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode, SubType
-from lb_mcp.sdk.pushes import DEFAULT_CAPACITY
-from lb_mcp.sdk.quote import QuoteContext
-from lb_mcp.sdk.quote_models import PushQuote
-from lb_mcp.sdk.quote_push import QuotePush
+from lb_mcp.sdk.quote.context import QuoteContext
+from lb_mcp.sdk.quote.feed import QuotePush
+from lb_mcp.sdk.quote.models import PushQuote
+from lb_mcp.sdk.transport.buffer import DEFAULT_CAPACITY
 from lb_mcp.server.app import build_server
 from lb_mcp.server.backend import Backend
 from lb_mcp.server.settings import ServerSettings

@@ -18,15 +18,15 @@ from typing import Any
 import anyio
 
 from lb_mcp.sdk.enums import Mode, OrderStatus, TopicType
-from lb_mcp.sdk.models import PushOrderChanged
-from lb_mcp.sdk.quote import QuoteContext
-from lb_mcp.sdk.trade import TradeContext
-from lb_mcp.sdk.trade_push import OrderChangedCallback
-from lb_mcp.server.journal import REMARK_PREFIX
-from lb_mcp.server.orders_service import OrderService
+from lb_mcp.sdk.quote.context import QuoteContext
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.sdk.trade.models import PushOrderChanged
+from lb_mcp.sdk.trade.push import OrderChangedCallback
+from lb_mcp.server.gate.delivery.journal import REMARK_PREFIX
+from lb_mcp.server.gate.service import OrderGate
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.sim import Simulator
-from lb_mcp.sim.orders import OrderRecord
+from lb_mcp.sim.exchange.orders import OrderRecord
 
 AUTO_LIMITS = {
     "LB_MCP_CONFIRM": "auto",
@@ -103,7 +103,7 @@ class Rig:
     sim: Simulator
     trade: TradeContext
     quote: QuoteContext
-    service: OrderService
+    service: OrderGate
     opener: Opener
 
 
@@ -131,7 +131,7 @@ async def order_rig(
         trade = trade_factory(live) if trade_factory else TradeContext(live.config)
         opener = Opener()
         async with trade, QuoteContext(live.config) as quote:
-            service = OrderService(
+            service = OrderGate(
                 settings=settings,
                 mode=mode,
                 trade=trade,

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, TimeInForceType
-from lb_mcp.server.approval_page import ApprovalServer
-from lb_mcp.server.canonical import OrderIntent
-from lb_mcp.server.confirm import ConfirmationGate, Pending, PendingState
-from lb_mcp.server.guards import Decision
+from lb_mcp.server.gate.approval_page import ApprovalServer
+from lb_mcp.server.gate.confirm import ConfirmationGate, Pending, PendingState
+from lb_mcp.server.gate.guards import Decision
+from lb_mcp.server.gate.intent import OrderIntent
 from lb_mcp.server.settings import ServerSettings
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, TimeInForceType
-from lb_mcp.server.audit import (
+from lb_mcp.server.gate.confirm import Channel
+from lb_mcp.server.gate.guards import Decision
+from lb_mcp.server.gate.intent import OrderIntent
+from lb_mcp.server.gate.records.audit import (
     REDACTED,
     AuditKind,
     AuditLog,
@@ -17,9 +20,6 @@ from lb_mcp.server.audit import (
     Redactor,
     format_table,
 )
-from lb_mcp.server.canonical import OrderIntent
-from lb_mcp.server.confirm import Channel
-from lb_mcp.server.guards import Decision
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 APP_SECRET = "s3cr3t-app-secret-0123456789abcdef"

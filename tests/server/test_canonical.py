@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, TimeInForceType
-from lb_mcp.server.canonical import IntentError, OrderIntent, canonical_decimal, normalize_symbol
+from lb_mcp.server.gate.intent import IntentError, OrderIntent, canonical_decimal, normalize_symbol
 
 
 def intent(**overrides: Any) -> OrderIntent:

@@ -11,8 +11,7 @@ import anyio
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, TimeInForceType
-from lb_mcp.server.canonical import OrderIntent
-from lb_mcp.server.confirm import (
+from lb_mcp.server.gate.confirm import (
     Channel,
     ConfirmationGate,
     ConfirmError,
@@ -20,7 +19,8 @@ from lb_mcp.server.confirm import (
     escape_untrusted,
     render_summary,
 )
-from lb_mcp.server.guards import Decision
+from lb_mcp.server.gate.guards import Decision
+from lb_mcp.server.gate.intent import OrderIntent
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 SETTINGS_ENV = {"LB_MCP_CONFIRM_TTL_S": "120"}

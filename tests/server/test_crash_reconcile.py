@@ -26,11 +26,16 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 
 from lb_mcp.sdk.config import Config
-from lb_mcp.sdk.order_models import Order
-from lb_mcp.sdk.signing import LongbridgeAuth
-from lb_mcp.sdk.trade import TradeContext
-from lb_mcp.server.audit import AuditKind, AuditLog
-from lb_mcp.server.journal import REMARK_PREFIX, IntentJournal, JournalEntry, JournalState
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.sdk.trade.order_models import Order
+from lb_mcp.sdk.transport.signing import LongbridgeAuth
+from lb_mcp.server.gate.delivery.journal import (
+    REMARK_PREFIX,
+    IntentJournal,
+    JournalEntry,
+    JournalState,
+)
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 
 pytestmark = pytest.mark.anyio
 LB_MCP = str(Path(sys.executable).with_name("lb-mcp"))
@@ -177,7 +182,7 @@ async def test_a_kill_during_the_broker_call_reconciles_on_restart_without_a_dup
 
 
 async def _last_done(sim_env: dict[str, str], symbol: str) -> Any:
-    from lb_mcp.sdk.quote import QuoteContext
+    from lb_mcp.sdk.quote.context import QuoteContext
 
     async with QuoteContext(Config.from_apikey_env(env=sim_env)) as ctx:
         [q] = await ctx.quote([symbol])

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, OutsideRTH, TimeInForceType, TradeStatus
-from lb_mcp.server.canonical import IntentError, OrderIntent
-from lb_mcp.server.guards import (
+from lb_mcp.server.gate.guards import (
     InstrumentFacts,
     QuoteFacts,
     TickRule,
@@ -17,6 +16,7 @@ from lb_mcp.server.guards import (
     check_order,
     tick_size,
 )
+from lb_mcp.server.gate.intent import IntentError, OrderIntent
 from lb_mcp.server.settings import ServerSettings
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, TimeInForceType
-from lb_mcp.server.audit import AuditKind, AuditLog
-from lb_mcp.server.canonical import OrderIntent
-from lb_mcp.server.journal import (
+from lb_mcp.server.gate.delivery.journal import (
     IntentJournal,
     JournalError,
     JournalState,
     new_intent_id,
     remark_for,
 )
+from lb_mcp.server.gate.intent import OrderIntent
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 
 REPO = Path(__file__).resolve().parents[2]
 INTENT = OrderIntent(
@@ -116,9 +116,9 @@ _CHILD = textwrap.dedent(
     import os, signal, sys
     from decimal import Decimal
     from pathlib import Path
-    from lb_mcp.server.audit import AuditKind, AuditLog
-    from lb_mcp.server.canonical import OrderIntent
-    from lb_mcp.server.journal import IntentJournal, remark_for
+    from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
+    from lb_mcp.server.gate.intent import OrderIntent
+    from lb_mcp.server.gate.delivery.journal import IntentJournal, remark_for
 
     state, count = Path(sys.argv[1]), int(sys.argv[2])
     audit = AuditLog.in_state_dir(state, secrets=["child-secret-value"])

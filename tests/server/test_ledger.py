@@ -8,8 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from lb_mcp.server.guards import Decision
-from lb_mcp.server.ledger import UsageLedger, ledger_day
+from lb_mcp.server.gate.guards import Decision
+from lb_mcp.server.gate.records.ledger import UsageLedger, ledger_day
 from lb_mcp.server.settings import ServerSettings
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ from typing import Any
 import anyio
 import pytest
 
-from lb_mcp.sdk.commands import TradeCommand
 from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, TimeInForceType
-from lb_mcp.sdk.trade import TradeContext
-from lb_mcp.server.audit import AuditKind, AuditLog
-from lb_mcp.server.order_pushes import OrderPushAuditor
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.sdk.wire.commands import TradeCommand
+from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 from lb_mcp.sim import Simulator
-from lb_mcp.sim.trade_server import notification
+from lb_mcp.sim.wire.trade_server import notification
 
 from .orders_support import WatchedTradeContext, running_sim
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from lb_mcp.sdk.enums import Market, Mode, OrderSide, OutsideRTH
-from lb_mcp.sdk.quote import QuoteContext
-from lb_mcp.sdk.quote_models import MarketTradingDays, MarketTradingSession
-from lb_mcp.server.order_facts import market_facts
-from lb_mcp.server.order_model import Action, OrderRequest, Status, intent_from
+from lb_mcp.sdk.quote.context import QuoteContext
+from lb_mcp.sdk.quote.models import MarketTradingDays, MarketTradingSession
+from lb_mcp.server.gate.facts import market_facts
+from lb_mcp.server.gate.values import Action, OrderRequest, Status, intent_from
 from lb_mcp.sim import Simulator
 
 from .orders_support import AUTO_LIMITS, order_rig, our_orders, settings_for, sim_clock

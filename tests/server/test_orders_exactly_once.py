@@ -12,14 +12,19 @@ import pytest
 
 from lb_mcp.sdk.enums import OrderSide, OrderType, TimeInForceType
 from lb_mcp.sdk.errors import RequestTimeout
-from lb_mcp.sdk.models import SubmitOrderResponse
-from lb_mcp.sdk.trade import TradeContext
-from lb_mcp.server.audit_cli import run_audit
-from lb_mcp.server.canonical import OrderIntent
-from lb_mcp.server.journal import IntentJournal, JournalState, new_intent_id, remark_for
-from lb_mcp.server.ledger import UsageLedger
-from lb_mcp.server.order_model import Action, OrderRequest, Status
-from lb_mcp.server.reconcile import NOT_FOUND
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.sdk.trade.models import SubmitOrderResponse
+from lb_mcp.server.gate.delivery.journal import (
+    IntentJournal,
+    JournalState,
+    new_intent_id,
+    remark_for,
+)
+from lb_mcp.server.gate.delivery.reconcile import NOT_FOUND
+from lb_mcp.server.gate.intent import OrderIntent
+from lb_mcp.server.gate.records.audit_cli import run_audit
+from lb_mcp.server.gate.records.ledger import UsageLedger
+from lb_mcp.server.gate.values import Action, OrderRequest, Status
 
 from .orders_support import AUTO_LIMITS, order_rig, our_orders, running_sim, settings_for
 

@@ -1,4 +1,4 @@
-"""OrderService against the simulator, without MCP: each path ends in the sim's true order list."""
+"""OrderGate against the simulator, without MCP: each path ends in the sim's true order list."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from lb_mcp.sdk.enums import Mode, OrderSide, OrderStatus
-from lb_mcp.sdk.trade import TradeContext
-from lb_mcp.server.audit import AuditKind, AuditLog
-from lb_mcp.server.journal import IntentJournal, JournalState
-from lb_mcp.server.ledger import UsageLedger
-from lb_mcp.server.order_model import Action, OrderRequest, Prepared, Status
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
+from lb_mcp.server.gate.records.ledger import UsageLedger
+from lb_mcp.server.gate.values import Action, OrderRequest, Prepared, Status
 from lb_mcp.sim import Simulator
 
 from .orders_support import (

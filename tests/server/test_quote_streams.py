@@ -12,9 +12,9 @@ import pytest
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from lb_mcp.sdk.enums import SubType, TradeSession, TradeStatus
-from lb_mcp.sdk.quote_models import PushDepth, PushQuote
-from lb_mcp.sdk.quote_push import QuotePush
-from lb_mcp.server.streams import QuoteStreams
+from lb_mcp.sdk.quote.feed import QuotePush
+from lb_mcp.sdk.quote.models import PushDepth, PushQuote
+from lb_mcp.server.streams.store import QuoteStreams
 
 from .appkit import MODES, connected, watch
 from .test_tools_read import call

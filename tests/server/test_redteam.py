@@ -26,11 +26,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
 
 from lb_mcp.sdk.enums import Mode
-from lb_mcp.sdk.trade import TradeContext
+from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server.app import build_server
 from lb_mcp.server.backend import Backend
 from lb_mcp.server.context import QuoteSource
-from lb_mcp.server.orders_service import OrderService
+from lb_mcp.server.gate.service import OrderGate
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.sim import Simulator
 
@@ -65,7 +65,7 @@ class Human:
 class Rig:
     sim: Simulator
     opener: Opener
-    services: list[OrderService]
+    services: list[OrderGate]
 
 
 @asynccontextmanager
@@ -77,8 +77,8 @@ async def serving(
 
         def orders_factory(
             s: ServerSettings, m: Mode, trade: TradeContext, quote: QuoteSource
-        ) -> OrderService:
-            service = OrderService(settings=s, mode=m, trade=trade, quote=quote, opener=rig.opener)
+        ) -> OrderGate:
+            service = OrderGate(settings=s, mode=m, trade=trade, quote=quote, opener=rig.opener)
             rig.services.append(service)
             return service
 

@@ -8,7 +8,7 @@ import anyio
 import httpx
 import pytest
 
-from lb_mcp.sdk.signing import LongbridgeAuth
+from lb_mcp.sdk.transport.signing import LongbridgeAuth
 from lb_mcp.sim import Simulator
 
 from .conftest import FakeClock

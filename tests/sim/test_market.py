@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import date
 
 from lb_mcp.sdk.enums import Market, Period, TradeSession
-from lb_mcp.sim.market import MarketEvent, MarketModel
-from lb_mcp.sim.sessions import TradePeriod
-from lb_mcp.sim.universe import UNIVERSE, is_on_tick
+from lb_mcp.sim.market.model import MarketEvent, MarketModel
+from lb_mcp.sim.market.sessions import TradePeriod
+from lb_mcp.sim.market.universe import UNIVERSE, is_on_tick
 
 from .conftest import T0, FakeClock
 

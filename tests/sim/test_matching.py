@@ -6,10 +6,10 @@ import pytest
 
 from lb_mcp.sdk.enums import OrderSide, OrderStatus
 from lb_mcp.sim import Simulator
-from lb_mcp.sim.fees import total_fees
-from lb_mcp.sim.matching import SubmitRequest
-from lb_mcp.sim.orders import OrderRecord, SimError
-from lb_mcp.sim.universe import move_ticks
+from lb_mcp.sim.exchange.fees import total_fees
+from lb_mcp.sim.exchange.matching import SubmitRequest
+from lb_mcp.sim.exchange.orders import OrderRecord, SimError
+from lb_mcp.sim.market.universe import move_ticks
 
 from .conftest import FakeClock
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from lb_mcp.sdk.enums import Market, Period
-from lb_mcp.sim.market import MarketModel
-from lb_mcp.sim.sessions import local_midnight, market_tz
-from lb_mcp.sim.universe import UNIVERSE
+from lb_mcp.sim.market.model import MarketModel
+from lb_mcp.sim.market.sessions import local_midnight, market_tz
+from lb_mcp.sim.market.universe import UNIVERSE
 
 from .conftest import T0, FakeClock
 

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from starlette.datastructures import QueryParams
 
-from lb_mcp.sdk.proto import quote_pb2
-from lb_mcp.sim import Simulator, derivatives, quote_calc
-from lb_mcp.sim.http_api import Call
-from lb_mcp.sim.orders import SimError
-from lb_mcp.sim.quote_routes import QUOTE_ROUTES
+from lb_mcp.sdk.wire.proto import quote_pb2
+from lb_mcp.sim import Simulator
+from lb_mcp.sim.exchange.orders import SimError
+from lb_mcp.sim.market import analytics as quote_calc
+from lb_mcp.sim.market import derivatives
+from lb_mcp.sim.wire.http_app import Call
+from lb_mcp.sim.wire.quote_routes import QUOTE_ROUTES
 
 from .conftest import FakeClock
 

@@ -4,7 +4,7 @@ import anyio
 import pytest
 
 from lb_mcp.sim import Simulator
-from lb_mcp.sim.marketdata import MarketEvent
+from lb_mcp.sim.market.values import MarketEvent
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from lb_mcp.sim.universe import (
+from lb_mcp.sim.market.universe import (
     UNIVERSE,
     convert,
     is_on_tick,

@@ -17,7 +17,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from lb_mcp.sdk.codec import (
+from lb_mcp.sdk.enums import Market
+from lb_mcp.sdk.transport.signing import LongbridgeAuth
+from lb_mcp.sdk.wire.codec import (
     Request,
     Response,
     Session,
@@ -29,13 +31,11 @@ from lb_mcp.sdk.codec import (
     parse,
     serialize,
 )
-from lb_mcp.sdk.commands import ControlCommand, QuoteCommand, Status, TradeCommand
-from lb_mcp.sdk.enums import Market
-from lb_mcp.sdk.proto import quote_pb2, trade_pb2
-from lb_mcp.sdk.protocol import Protocol, PushReceived, ResponseReceived, Side
-from lb_mcp.sdk.signing import LongbridgeAuth
+from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status, TradeCommand
+from lb_mcp.sdk.wire.proto import quote_pb2, trade_pb2
+from lb_mcp.sdk.wire.protocol import Protocol, PushReceived, ResponseReceived, Side
 from lb_mcp.sim import Simulator
-from lb_mcp.sim.sessions import local_midnight
+from lb_mcp.sim.market.sessions import local_midnight
 
 from .conftest import T0, FakeClock
 
@@ -494,9 +494,9 @@ async def test_drop_quote_connections_hangs_up_every_quote_socket(clock: FakeClo
 async def test_the_server_pings_until_the_no_pings_fault_is_set(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lb_mcp.sim import ws_server
+    from lb_mcp.sim.wire import sockets
 
-    monkeypatch.setattr(ws_server, "PING_INTERVAL_S", 0.01)
+    monkeypatch.setattr(sockets, "PING_INTERVAL_S", 0.01)
     async with running(clock) as sim, authed(sim) as client:
         [conn] = sim.ws_servers.quote.connections
         with anyio.fail_after(5):
@@ -533,7 +533,7 @@ async def test_admin_hooks_need_the_sims_signature(clock: FakeClock) -> None:
 
 
 def test_the_simulator_refuses_to_bind_beyond_loopback() -> None:
-    from lb_mcp.sim.ws_server import require_loopback
+    from lb_mcp.sim.wire.ws_server import require_loopback
 
     require_loopback("127.0.0.1")
     require_loopback("::1")

@@ -12,11 +12,10 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from lb_mcp.sdk.enums import BalanceType, OrderSide, OrderType
-from lb_mcp.sdk.models import AccountBalance
-
-from ..context import AppContext, AppCtx, app_of
-from ..errors import ToolFailure
-from ..output import (
+from lb_mcp.sdk.trade.models import AccountBalance
+from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.output import (
     READ_BROKER,
     BrokerText,
     Money,

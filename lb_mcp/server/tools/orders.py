@@ -1,10 +1,10 @@
-"""Order tools: reads, and submit/replace/cancel behind the human gate (``OrderService``).
+"""Order tools: reads, and submit/replace/cancel behind the human gate (``OrderGate``).
 
 The write tools take only business arguments. The human's answer is never an argument: it is
 filled by the SDK's era-agnostic resolvers (``Resolve(fn)`` returning ``Elicit``), which ask the
 client mid-call (handshake era) or through ``input_required`` rounds (2026-07-28, where the
 answer rides a ``request_state`` sealed by ``MCPServer`` with a per-process key and bound to
-these exact arguments). A resolver first runs ``OrderService.prepare`` (guards, reservation,
+these exact arguments). A resolver first runs ``OrderGate.prepare`` (guards, reservation,
 pending confirmation); only when the client declared form elicitation is the human asked
 there. Otherwise the approval page is opened in the human's browser and the tool answers
 ``confirmation_required`` with the confirmation id (never the capability).
@@ -27,13 +27,12 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from lb_mcp.sdk.enums import OrderSide, OrderStatus
-from lb_mcp.sdk.models import Execution, Order
-
-from ..context import AppContext, AppCtx, app_of
-from ..errors import ToolFailure
-from ..order_model import Action, OrderOutcome, OrderRequest, Prepared, Status
-from ..orders_service import HumanAnswer, OrderService
-from ..output import (
+from lb_mcp.sdk.trade.models import Execution, Order
+from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.gate.service import HumanAnswer, OrderGate
+from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
+from lb_mcp.server.output import (
     READ_BROKER,
     READ_LOCAL,
     BrokerText,
@@ -192,7 +191,7 @@ class PendingResult(Out):
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _service(ctx: AppCtx) -> OrderService:
+def _service(ctx: AppCtx) -> OrderGate:
     return app_of(ctx).orders
 
 

@@ -15,11 +15,10 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from lb_mcp.sdk.errors import OpenApiException
-from lb_mcp.sdk.quote_models import SecurityQuote
-
-from ..context import AppContext, AppCtx, app_of
-from ..output import READ_BROKER, BrokerText, Money, Out, Qty, UtcTime
-from .account import get_balances
+from lb_mcp.sdk.quote.models import SecurityQuote
+from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.output import READ_BROKER, BrokerText, Money, Out, Qty, UtcTime
+from lb_mcp.server.tools.account import get_balances
 
 CENT = Decimal("0.01")
 

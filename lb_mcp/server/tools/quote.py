@@ -12,11 +12,10 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from lb_mcp.sdk.enums import AdjustType, Market, Period, market_of, market_timezone
-from lb_mcp.sdk.quote_models import Depth, SecurityQuote
-
-from ..context import AppContext, AppCtx, QuoteSource, app_of
-from ..errors import ToolFailure
-from ..output import (
+from lb_mcp.sdk.quote.models import Depth, SecurityQuote
+from lb_mcp.server.context import AppContext, AppCtx, QuoteSource, app_of
+from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.output import (
     READ_BROKER,
     BrokerText,
     Money,

@@ -13,9 +13,9 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from ..context import AppContext, AppCtx, app_of
-from ..output import READ_LOCAL, Money, Out, UtcTime
-from ..streams import MAX_SYMBOLS
+from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.output import READ_LOCAL, Money, Out, UtcTime
+from lb_mcp.server.streams.store import MAX_SYMBOLS
 
 
 class LimitsOut(Out):
@@ -83,7 +83,7 @@ def _jsonable(value: Any) -> Any:
     from decimal import Decimal
     from enum import Enum
 
-    from ..output import decimal_text
+    from lb_mcp.server.output import decimal_text
 
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -14,11 +14,18 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from lb_mcp.sdk.enums import SubType
-
-from ..context import AppContext, AppCtx, app_of
-from ..errors import ToolFailure
-from ..output import READ_LOCAL, SUBSCRIBE, Money, Out, SymbolsArg, UtcTime, parse_symbols
-from ..streams import MAX_SYMBOLS, QuoteEntry, quote_uri, with_age
+from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.output import (
+    READ_LOCAL,
+    SUBSCRIBE,
+    Money,
+    Out,
+    SymbolsArg,
+    UtcTime,
+    parse_symbols,
+)
+from lb_mcp.server.streams.store import MAX_SYMBOLS, QuoteEntry, quote_uri, with_age
 
 MAX_WAIT_S = 30
 

@@ -1,0 +1,1 @@
+"""The quote half: ``QuoteContext``, argument checks, pull/push decoding, models, the push feed."""

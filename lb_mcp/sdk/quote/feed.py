@@ -1,0 +1,253 @@
+"""The push side of the quote context: local subscriptions, dedup, merging, bounded delivery.
+
+:class:`QuoteFeed` is fed by the quote socket's read loop (:meth:`QuoteFeed.on_push`, which is
+synchronous and quick) and hands pushes to consumers without ever holding an unbounded queue:
+
+* a push is dropped if it is a duplicate or older than the last one for its (symbol, kind)
+  (:class:`~lb_mcp.sdk.quote.sequencer.PushSequencer`); a gap schedules a fresh snapshot;
+* PushQuote is merged into the last known state like the official SDK's store (zero fields
+  mean "unchanged"); an end-of-day correction (``tag`` 1) is not delivered, as in the SDK;
+* only (symbol, type) pairs subscribed locally are delivered (stricter than the SDK, which
+  passes depth and brokers through);
+* callbacks run from one task fed by a coalescing :class:`~lb_mcp.sdk.transport.buffer.PushBuffer`;
+  every :meth:`QuoteFeed.stream` has its own buffer. A slow consumer gets the newest state and
+  the number of pushes folded into it.
+
+After a reconnect the server may have restarted its numbering, so the first push per key is
+trusted even if its sequence went backwards (:meth:`QuoteFeed.mark_reconnected`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from lb_mcp.sdk.enums import SubType
+from lb_mcp.sdk.quote import wire as wire
+from lb_mcp.sdk.quote.models import PushQuote, SecurityQuote
+from lb_mcp.sdk.quote.sequencer import DROPPED, PushSequencer, Verdict
+from lb_mcp.sdk.quote.wire import PushValue, coalesce
+from lb_mcp.sdk.transport.buffer import DEFAULT_CAPACITY, PushBuffer
+from lb_mcp.sdk.wire.codec import decode_message
+from lb_mcp.sdk.wire.commands import QuoteCommand
+from lb_mcp.sdk.wire.proto import quote_pb2
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Callback = Callable[[str, T], Awaitable[None] | None]
+Refresh = Callable[[list[str]], Awaitable[None]]
+QuoteBuffer = PushBuffer[tuple[str, SubType], PushValue]
+
+PUSH_KINDS: Final[dict[int, tuple[SubType, Any]]] = {
+    QuoteCommand.PushQuoteData: (SubType.Quote, quote_pb2.PushQuote),
+    QuoteCommand.PushDepthData: (SubType.Depth, quote_pb2.PushDepth),
+    QuoteCommand.PushBrokersData: (SubType.Brokers, quote_pb2.PushBrokers),
+    QuoteCommand.PushTradeData: (SubType.Trade, quote_pb2.PushTrade),
+}
+_EOD_TAG: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePush:
+    """One item of ``QuoteContext.pushes()``: ``missed`` pushes were folded into ``event``."""
+
+    symbol: str
+    sub_type: SubType
+    event: PushValue
+    missed: int = 0
+
+
+class QuoteFeed:
+    """Subscriptions and push delivery of one quote context. Drive it from one event loop."""
+
+    def __init__(self, *, buffer: QuoteBuffer | None, contiguous: bool, refresh: Refresh) -> None:
+        self.subs: dict[str, set[SubType]] = {}
+        self.sequencer = PushSequencer(contiguous=contiguous)
+        self.buffer: QuoteBuffer = buffer if buffer is not None else PushBuffer(merge=coalesce)
+        self._refresh = refresh
+        self._unverified: set[tuple[str, int]] = set()
+        self._state: dict[str, PushQuote] = {}
+        self._callbacks: dict[SubType, Callback[Any]] = {}
+        self._streams: set[QuoteBuffer] = set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._refresh_pending: set[str] = set()
+        self._refresher: asyncio.Task[None] | None = None
+        self._held: tuple[tuple[str, SubType], PushValue] | None = None  # see _deliver
+
+    def subscribed(self, symbol: str, sub_type: SubType) -> bool:
+        return sub_type in self.subs.get(symbol, ())
+
+    def mark_reconnected(self) -> None:
+        self._unverified = {(symbol, cmd) for symbol in self.subs for cmd in PUSH_KINDS}
+
+    def set_callback(self, sub_type: SubType, callback: Callback[Any] | None) -> None:
+        if callback is None:
+            self._callbacks.pop(sub_type, None)
+        else:
+            self._callbacks[sub_type] = callback
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._dispatcher, self._refresher) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._flush_held(turned=False)
+        self.buffer.close()
+        for stream in self._streams:
+            stream.close()
+
+    # ------------------------------------------------------------------ input
+
+    def on_push(self, cmd: int, body: bytes) -> bool:
+        """Called by the read loop for every push: must stay synchronous and quick.
+
+        Returns False when the read loop should let the consumers run before the next push
+        (see :meth:`_deliver`), True when it may go straight on.
+        """
+        kind = PUSH_KINDS.get(cmd)
+        if kind is None:
+            log.info("quote socket: ignoring push cmd %d", cmd)
+            return True
+        sub_type, message_type = kind
+        message = decode_message(message_type, body)
+        symbol: str = message.symbol
+        is_quote = sub_type is SubType.Quote
+        if is_quote and message.tag == _EOD_TAG:
+            return True
+        sequence: int = message.sequence
+        verdict = self.sequencer.check(symbol, cmd, sequence)
+        if self._unverified and (symbol, cmd) in self._unverified:
+            self._unverified.discard((symbol, cmd))
+            if verdict is Verdict.REGRESSED:  # the server restarted its numbering
+                self.sequencer.forget(symbol)
+                verdict = self.sequencer.check(symbol, cmd, sequence)
+        if verdict in DROPPED:
+            return True
+        if verdict is Verdict.GAP:
+            self._schedule_refresh(symbol)
+        value: PushValue
+        if is_quote:
+            value = self._state[symbol] = wire.push_quote(message, self._state.get(symbol))
+        elif sub_type is SubType.Depth:
+            value = wire.push_depth(message)
+        elif sub_type is SubType.Brokers:
+            value = wire.push_brokers(message)
+        else:
+            value = wire.push_trades(message)
+        types = self.subs.get(symbol)
+        if types is None or sub_type not in types:
+            return True
+        return self._deliver(symbol, sub_type, value)
+
+    def apply_snapshot(self, quote: SecurityQuote) -> None:
+        """A pulled quote replaces the merged state and is delivered (``sequence`` 0)."""
+        state = wire.push_quote_from_snapshot(quote, self._state.get(quote.symbol))
+        self._state[quote.symbol] = state
+        if self.subscribed(quote.symbol, SubType.Quote):
+            self._deliver(quote.symbol, SubType.Quote, state)
+
+    def _schedule_refresh(self, symbol: str) -> None:
+        self._refresh_pending.add(symbol)
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(
+                self._refresh_loop(), name="lb-quote-refresh"
+            )
+
+    async def _refresh_loop(self) -> None:
+        while self._refresh_pending:
+            symbols = sorted(s for s in self._refresh_pending if self.subscribed(s, SubType.Quote))
+            self._refresh_pending.clear()
+            try:
+                await self._refresh(symbols)
+            except Exception as exc:  # the next gap or reconnect tries again
+                log.warning("quote snapshot after a gap failed: %s", exc)
+
+    # ------------------------------------------------------------------ output
+
+    def _deliver(self, symbol: str, sub_type: SubType, value: PushValue) -> bool:
+        """Put one push into every consumer's buffer; False if it was held back instead.
+
+        A push whose key still has an entry waiting is coalesced into it. That is right for a
+        consumer that is slow, but not for one that merely has not been scheduled yet (the
+        read loop takes buffered messages back to back). So a push that would fold into an
+        entry added since the loop last turned is held back instead: it goes in right after
+        the consumers have had their turn, and the read loop is told to let them run (False).
+        A consumer that had its chance and still left the entry there is behind: coalesce.
+        """
+        if self._held is not None:
+            self._flush_held(turned=False)  # keep the order: no turn since the hold
+        key = (symbol, sub_type)
+        callbacks = sub_type in self._callbacks
+        streams = self._streams
+        if (callbacks and self.buffer.fresh(key)) or (
+            streams and any(s.fresh(key) for s in streams)
+        ):
+            self._held = (key, value)
+            asyncio.get_running_loop().call_soon(self._flush_held)
+            return False
+        self._put(key, value, callbacks)
+        return True
+
+    def _put(self, key: tuple[str, SubType], value: PushValue, callbacks: bool) -> None:
+        for stream in self._streams:
+            stream.put(key, value)
+        if callbacks:
+            self.buffer.put(key, value)
+            dispatcher = self._dispatcher
+            if dispatcher is None or dispatcher.done():
+                self._dispatcher = asyncio.get_running_loop().create_task(
+                    self._run_callbacks(), name="lb-quote-callbacks"
+                )
+
+    def _flush_held(self, *, turned: bool = True) -> None:
+        """Put the held push in; ``turned``: the loop has turned since the hold (consumers ran)."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        if turned:
+            self.buffer.next_turn()
+            for stream in self._streams:
+                stream.next_turn()
+        key, value = held
+        self._put(key, value, key[1] in self._callbacks)
+
+    async def _run_callbacks(self) -> None:
+        buffer, callbacks = self.buffer, self._callbacks
+        while True:
+            # Everything already buffered is handed out without suspending in between.
+            taken = buffer.take_nowait()
+            if taken is None:
+                item = await buffer.get()
+                if item is None:
+                    return  # closed and drained
+                taken = item.key, item.value, item.missed
+            (symbol, sub_type), value, _ = taken
+            callback = callbacks.get(sub_type)
+            if callback is None:
+                continue
+            try:
+                result = callback(symbol, value)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except Exception:  # a consumer's bug must not stop delivery to the others
+                log.exception("quote %s callback failed for %s", sub_type.name, symbol)
+
+    async def stream(self, capacity: int = DEFAULT_CAPACITY) -> AsyncGenerator[QuotePush, None]:
+        """Every delivered push from the first ``anext()`` on, coalesced if the reader lags."""
+        stream: QuoteBuffer = PushBuffer(capacity, merge=coalesce)
+        self._streams.add(stream)
+        try:
+            async for item in stream:
+                symbol, sub_type = item.key
+                yield QuotePush(symbol, sub_type, item.value, item.missed)
+        finally:
+            self._streams.discard(stream)
+            stream.close()
+
+
+__all__ = ["PUSH_KINDS", "Callback", "QuoteBuffer", "QuoteFeed", "QuotePush"]

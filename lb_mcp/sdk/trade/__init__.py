@@ -1,0 +1,1 @@
+"""The trade half: ``TradeContext``, trade/asset models and the order-changed push."""

@@ -1,0 +1,1 @@
+"""How bytes reach Longbridge: signed HTTP, rate limits, back-off, the socket driver."""

@@ -1,0 +1,306 @@
+"""A loopback web page where the human approves or declines one order.
+
+``GET /approve/{capability}`` shows the server-rendered summary with Approve and Decline buttons
+(ids ``approve`` and ``decline``); ``POST`` with ``action=approve|decline`` decides. The
+capability in the URL is the only credential and reaches only the human (the browser is opened
+by us, never by the model). Defences, because any local web page can talk to 127.0.0.1:
+
+- Host must be ``127.0.0.1:<port>`` or ``localhost:<port>`` (421 otherwise: DNS rebinding);
+- a foreign ``Origin`` or a cross-site ``Sec-Fetch-Site`` is refused with 403;
+- each rendered page carries a one-time CSRF nonce that the POST must echo (403 otherwise);
+- GET never changes state, so link prefetchers cannot approve;
+- strict CSP with no scripts or external resources, ``Referrer-Policy: no-referrer`` (the URL
+  holds the capability), ``Cache-Control: no-store``, framing denied;
+- no access log, whatever the logging configuration: request paths contain the capability.
+
+Unknown capability → 404; expired, used or declined → 410.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import secrets
+import socket
+import webbrowser
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import uvicorn
+from anyio.abc import TaskGroup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from lb_mcp.server.gate.confirm import ConfirmationGate, ConfirmError, Pending, PendingState
+
+_MAX_BODY = 4096
+_MAX_NONCES = 256
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
+    "pre{background:#f4f4f4;padding:1rem;white-space:pre-wrap;font-size:1.05rem}"
+    "button{font-size:1.1rem;padding:.5rem 1.5rem;margin-right:1rem}"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    document = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>\n"
+    )
+    return HTMLResponse(document, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _message(title: str, text: str, status: int) -> HTMLResponse:
+    return _page(title, f"<p>{html.escape(text)}</p>", status)
+
+
+_ERROR_STATUS = {"UNKNOWN_CONFIRMATION": 404, "CONFIRMATION_EXPIRED": 410}
+
+
+def _refusal(exc: ConfirmError) -> HTMLResponse:
+    status = _ERROR_STATUS.get(exc.code, 410)
+    title = "Not found" if status == 404 else "No longer available"
+    return _message(title, exc.message, status)
+
+
+def build_app(
+    gate: ConfirmationGate, port: int, clock: Callable[[], datetime] = _utc_now
+) -> Starlette:
+    """The ASGI app for a server listening on 127.0.0.1:``port``."""
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    origins = {f"http://{h}" for h in hosts}
+    nonces: dict[str, str] = {}  # nonce -> capability it was issued for (one page each)
+
+    def guard(request: Request) -> HTMLResponse | None:
+        if request.headers.get("host", "").lower() not in hosts:
+            return _message("Misdirected request", "unexpected Host header", 421)
+        origin = request.headers.get("origin")
+        site = request.headers.get("sec-fetch-site")
+        # Under ``Referrer-Policy: no-referrer`` Chromium sends ``Origin: null`` even for our own
+        # form's POST; ``Sec-Fetch-Site`` is set by the browser (no page can forge it) and still
+        # proves the request same-origin. The CSRF nonce is checked on top.
+        same_origin_null = origin == "null" and site == "same-origin"
+        if origin is not None and origin.lower() not in origins and not same_origin_null:
+            return _message("Forbidden", "cross-origin request refused", 403)
+        if (site or "same-origin") not in ("same-origin", "none"):
+            return _message("Forbidden", "cross-site request refused", 403)
+        return None
+
+    async def show(request: Request) -> HTMLResponse:
+        refused = guard(request)
+        if refused is not None:
+            return refused
+        capability = str(request.path_params["capability"])
+        try:
+            pending = gate.lookup(capability, clock())
+        except ConfirmError as exc:
+            return _refusal(exc)
+        nonce = secrets.token_urlsafe(24)
+        nonces[nonce] = capability
+        while len(nonces) > _MAX_NONCES:  # reloads must not grow memory without bound
+            del nonces[next(iter(nonces))]
+        return _page("Confirm order", _form(pending, nonce))
+
+    async def decide(request: Request) -> HTMLResponse:
+        refused = guard(request)
+        if refused is not None:
+            return refused
+        capability = str(request.path_params["capability"])
+        now = clock()
+        try:
+            gate.lookup(capability, now)
+        except ConfirmError as exc:
+            return _refusal(exc)
+        body = await _read_body(request)
+        if body is None:
+            return _message("Bad request", "form body too large", 413)
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+        nonce = (form.get("csrf") or [""])[0]
+        issued_for = nonces.get(nonce)
+        if issued_for is None or not secrets.compare_digest(issued_for, capability):
+            return _message("Forbidden", "missing or stale form token; reload the page", 403)
+        action = (form.get("action") or [""])[0]
+        if action not in ("approve", "decline"):
+            return _message("Bad request", "action must be approve or decline", 400)
+        try:
+            if action == "approve":
+                gate.approve(capability, now)
+            else:
+                gate.decline(capability, now)
+        except ConfirmError as exc:
+            return _refusal(exc)
+        for key in [k for k, v in nonces.items() if v == capability]:
+            del nonces[key]
+        if action == "approve":
+            return _message("Approved", "The order was approved. You can close this tab.", 200)
+        return _message("Declined", "The order was declined. You can close this tab.", 200)
+
+    return Starlette(
+        routes=[
+            Route("/approve/{capability}", show, methods=["GET"]),
+            Route("/approve/{capability}", decide, methods=["POST"]),
+        ]
+    )
+
+
+def _form(pending: Pending, nonce: str) -> str:
+    expires = pending.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f'<pre id="summary">{html.escape(pending.summary)}</pre>'
+        f"<p>This request expires at {html.escape(expires)}.</p>"
+        '<form method="post">'
+        f'<input type="hidden" name="csrf" value="{html.escape(nonce)}">'
+        '<button type="submit" id="approve" name="action" value="approve">Approve</button>'
+        '<button type="submit" id="decline" name="action" value="decline">Decline</button>'
+        "</form>"
+    )
+
+
+async def _read_body(request: Request) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _NoAccessLogH11(H11Protocol):
+    """h11 that never writes access lines: uvicorn enables them whenever ``uvicorn.access`` has
+    a handler anywhere up its chain, and our request paths carry capabilities."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_log = False
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: Ctrl+C belongs to the MCP server, not this page."""
+
+    def capture_signals(self) -> _NoSignals:  # type: ignore[override]
+        return _NoSignals()
+
+
+class _NoSignals:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class ApprovalServer:
+    """``async with ApprovalServer(gate) as page:`` serves on 127.0.0.1 at an ephemeral port."""
+
+    def __init__(
+        self,
+        gate: ConfirmationGate,
+        *,
+        open_browser: bool = True,
+        opener: Callable[[str], object] = webbrowser.open,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._gate = gate
+        self._open_browser = open_browser
+        self._opener = opener
+        self._clock = clock
+        self._port: int | None = None
+        self._server: _EmbeddedServer | None = None
+        self._tg: TaskGroup | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the approval server is not running")
+        return self._port
+
+    async def __aenter__(self) -> ApprovalServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(16)
+            # Listening before uvicorn starts means early connections just wait in the backlog.
+            self._port = int(sock.getsockname()[1])
+            app = build_app(self._gate, self._port, self._clock)
+            config = uvicorn.Config(
+                app,
+                # No log_config and the default access_log: uvicorn would otherwise rewrite the
+                # process-wide logging setup. Access lines are suppressed by the protocol class.
+                log_config=None,
+                lifespan="off",
+                ws="none",
+                http=_NoAccessLogH11,
+                server_header=False,
+                date_header=False,
+                timeout_graceful_shutdown=2,
+            )
+            self._server = _EmbeddedServer(config)
+            self._tg = anyio.create_task_group()
+            await self._tg.__aenter__()
+        except BaseException:
+            sock.close()
+            raise
+        self._tg.start_soon(self._server.serve, [sock])
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._server is not None and self._tg is not None
+        self._server.should_exit = True
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            self._port = None
+
+    def url_for(self, pending: Pending) -> str:
+        return f"http://127.0.0.1:{self.port}/approve/{pending.capability.reveal()}"
+
+    def open_in_browser(self, url: str) -> bool:
+        """Open our own loopback URL in a browser (``webbrowser``, never a shell)."""
+        if not self._open_browser:
+            return False
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.port != self._port:
+            raise ValueError("only this server's own approval URLs may be opened")
+        return bool(self._opener(url))
+
+    async def wait_decision(
+        self,
+        pending_id: str,
+        timeout: float,  # noqa: ASYNC109 (the human's deadline, not a cancel scope)
+    ) -> PendingState:
+        return await self._gate.wait_decision(pending_id, timeout)
+
+
+__all__ = ["SECURITY_HEADERS", "ApprovalServer", "build_app"]

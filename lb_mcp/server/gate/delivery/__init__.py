@@ -1,0 +1,1 @@
+"""Exactly-once delivery of an approved order: journal, send, reconcile, push audit."""

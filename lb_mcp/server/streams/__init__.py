@@ -1,0 +1,1 @@
+"""Streamed quotes: the coalescing store, ``poll_quotes`` cursors and the MCP resources."""

@@ -1,0 +1,1 @@
+"""The simulated exchange and account: order entry, matching, ledger, fees, watchlists."""

@@ -1,0 +1,1 @@
+"""The simulated market: universe, seeded price model, sessions, candles, derivatives, analytics."""

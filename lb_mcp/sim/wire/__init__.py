@@ -1,0 +1,1 @@
+"""The simulator's wire servers: REST app and routes, quote and trade sockets, admin hooks."""
