@@ -28,7 +28,6 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 import httpx
-from lb_mcp.sdk.wire.protocol import Protocol, ProtocolViolation, RequestReceived, Side
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -45,6 +44,7 @@ from lb_mcp.sdk.wire.codec import (
 )
 from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status, TradeCommand
 from lb_mcp.sdk.wire.proto import quote_pb2, trade_pb2
+from lb_mcp.sdk.wire.protocol import Protocol, ProtocolViolation, RequestReceived, Side
 from lb_mcp.sim import Simulator
 
 T0_MS = 1_700_000_000_000

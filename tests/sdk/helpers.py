@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from lb_mcp.sdk.wire.codec import Session, decode_auth_request, encode_auth_request, encode_session
+from lb_mcp.sdk.wire.commands import ControlCommand, Status
 from lb_mcp.sdk.wire.protocol import (
     DEFAULT_GZIP_THRESHOLD,
     Event,
@@ -20,9 +22,6 @@ from lb_mcp.sdk.wire.protocol import (
     Side,
     State,
 )
-
-from lb_mcp.sdk.wire.codec import Session, decode_auth_request, encode_auth_request, encode_session
-from lb_mcp.sdk.wire.commands import ControlCommand, Status
 
 CLIENT = Side.CLIENT
 SERVER = Side.SERVER

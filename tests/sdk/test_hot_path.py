@@ -15,7 +15,6 @@ import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lb_mcp.sdk.wire.protocol import RequestReceived, ResponseReceived
 from websockets.frames import Frame, Opcode
 
 from lb_mcp.sdk.enums import SubType, TradeSession, TradeStatus
@@ -27,6 +26,7 @@ from lb_mcp.sdk.transport.ws_link import MAX_FRAMES_PER_TURN, Link, _WatchedConn
 from lb_mcp.sdk.wire.codec import Push, decode_message, serialize
 from lb_mcp.sdk.wire.commands import QuoteCommand, Status
 from lb_mcp.sdk.wire.proto import quote_pb2
+from lb_mcp.sdk.wire.protocol import RequestReceived, ResponseReceived
 
 from .fake_server import (
     _ALREADY_ANSWERED,

@@ -3,19 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from lb_mcp.sdk.wire.protocol import (
-    NOT_AUTHENTICATED_CODE,
-    LocalProtocolError,
-    Protocol,
-    ProtocolViolation,
-    PushReceived,
-    RequestCancelled,
-    RequestReceived,
-    RequestTimedOut,
-    ResponseReceived,
-    Side,
-    State,
-)
 
 from lb_mcp.sdk.errors import AuthError, ConnectionClosed, ProtocolError
 from lb_mcp.sdk.quote.sequencer import PushSequencer, Verdict
@@ -35,6 +22,19 @@ from lb_mcp.sdk.wire.codec import (
     serialize,
 )
 from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status
+from lb_mcp.sdk.wire.protocol import (
+    NOT_AUTHENTICATED_CODE,
+    LocalProtocolError,
+    Protocol,
+    ProtocolViolation,
+    PushReceived,
+    RequestCancelled,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    Side,
+    State,
+)
 
 from .helpers import CLIENT, SERVER, ProtocolPair
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import anyio
 import pytest
-from lb_mcp.sdk.wire.protocol import RequestReceived
 
 from lb_mcp.sdk.enums import AdjustType, Market, Period, SubType
 from lb_mcp.sdk.errors import ApiError, InvalidArgument
@@ -18,6 +17,7 @@ from lb_mcp.sdk.quote.models import PushDepth, PushQuote, Subscription
 from lb_mcp.sdk.transport.buffer import PushBuffer
 from lb_mcp.sdk.wire.commands import QuoteCommand, Status
 from lb_mcp.sdk.wire.proto import quote_pb2
+from lb_mcp.sdk.wire.protocol import RequestReceived
 
 from .fake_server import (
     FakeConnection,

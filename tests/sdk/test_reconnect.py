@@ -7,7 +7,6 @@ import time
 
 import anyio
 import pytest
-from lb_mcp.sdk.wire.protocol import RequestReceived
 
 from lb_mcp.sdk.enums import SubType
 from lb_mcp.sdk.errors import ApiError, AuthError, ConnectionClosed
@@ -16,6 +15,7 @@ from lb_mcp.sdk.transport.ws import OtpBudgetExhausted, WsOptions
 from lb_mcp.sdk.wire.codec import decode_reconnect_request
 from lb_mcp.sdk.wire.commands import ControlCommand, QuoteCommand, Status
 from lb_mcp.sdk.wire.proto import quote_pb2
+from lb_mcp.sdk.wire.protocol import RequestReceived
 
 from .fake_server import (
     FakeConnection,
