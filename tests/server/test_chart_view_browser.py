@@ -138,24 +138,26 @@ async def test_the_view_draws_the_portfolio(tmp_path: Path) -> None:
 
 
 async def test_the_approval_page_shows_the_price_chart_with_the_limit(tmp_path: Path) -> None:
-    async with serving(settings_for(tmp_path)) as (rig, server):
-        async with Client(server, mode="legacy") as client:
-            asked = (await client.call_tool("submit_order", BUY)).structured_content
-            assert asked is not None and asked["status"] == "confirmation_required"
-            [url] = rig.opener.urls
-            async with browser_page() as page:
-                await page.goto(url)
-                chart = page.locator("svg#price-chart")
-                await chart.wait_for()
-                assert await page.locator("#price-line").count() == 1
-                limit = page.locator('line.level[data-level="limit"]')
-                assert await limit.count() == 1
-                assert "limit 402.00" in (await chart.text_content() or "")
-                # The limit line sits inside the plotted area.
-                y = float(await limit.get_attribute("y1") or "nan")
-                assert 10 <= y <= 200 - 26
-                colours = _drawn(await chart.screenshot())
-                assert (0x1F, 0x77, 0xB4) in colours and (0xD6, 0x27, 0x28) in colours
-                # The page still decides: the chart changes nothing about the buttons.
-                await page.click("#decline")
-                await page.wait_for_load_state()
+    async with (
+        serving(settings_for(tmp_path)) as (rig, server),
+        Client(server, mode="legacy") as client,
+    ):
+        asked = (await client.call_tool("submit_order", BUY)).structured_content
+        assert asked is not None and asked["status"] == "confirmation_required"
+        [url] = rig.opener.urls
+        async with browser_page() as page:
+            await page.goto(url)
+            chart = page.locator("svg#price-chart")
+            await chart.wait_for()
+            assert await page.locator("#price-line").count() == 1
+            limit = page.locator('line.level[data-level="limit"]')
+            assert await limit.count() == 1
+            assert "limit 402.00" in (await chart.text_content() or "")
+            # The limit line sits inside the plotted area.
+            y = float(await limit.get_attribute("y1") or "nan")
+            assert 10 <= y <= 200 - 26
+            colours = _drawn(await chart.screenshot())
+            assert (0x1F, 0x77, 0xB4) in colours and (0xD6, 0x27, 0x28) in colours
+            # The page still decides: the chart changes nothing about the buttons.
+            await page.click("#decline")
+            await page.wait_for_load_state()
