@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+from mcp.server.apps import Apps
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
@@ -34,6 +35,7 @@ from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server import prompts
 from lb_mcp.server.backend import Backend
+from lb_mcp.server.charts import tool as chart
 from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
 from lb_mcp.server.errors import ToolFailure, error_result, map_exception
 from lb_mcp.server.gate.service import OrderGate
@@ -114,6 +116,9 @@ def build_server(
     make_orders = orders_factory or default_orders_factory(backend.config)
     bus = InMemorySubscriptionBus()
     live = LiveApp()
+    # MCP Apps tools are declared on the extension before the server consumes it.
+    apps = Apps()
+    chart.register(apps)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
@@ -164,6 +169,7 @@ def build_server(
         # key only this process holds, valid no longer than the confirmation it carries.
         request_state_security=RequestStateSecurity.ephemeral(ttl=float(settings.confirm_ttl_s)),
         log_level="WARNING",
+        extensions=[apps],
     )
     status.register(mcp)
     account.register(mcp)

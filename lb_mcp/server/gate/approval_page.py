@@ -14,6 +14,11 @@ by us, never by the model). Defences, because any local web page can talk to 127
 - no access log, whatever the logging configuration: request paths contain the capability.
 
 Unknown capability → 404; expired, used or declined → 410.
+
+Above the summary the page shows the last hours of the symbol's price with the order's limit (and
+trigger, when the order has one) drawn on it, as script-free inline SVG (``charts.svg``). The
+chart is a courtesy: if the prices cannot be fetched within a second or two, the page renders
+without it and the decision works exactly the same.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import html
 import secrets
 import socket
 import webbrowser
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -39,14 +45,22 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from lb_mcp.sdk.enums import AdjustType, Period
+from lb_mcp.sdk.quote.models import Candlestick, IntradayLine
+from lb_mcp.server.charts.series import exchange_zone, zone_name
+from lb_mcp.server.charts.svg import LIMIT, TRIGGER, Level, price_svg
 from lb_mcp.server.gate.confirm import ConfirmationGate, ConfirmError, Pending, PendingState
 
 _MAX_BODY = 4096
 _MAX_NONCES = 256
+_CHART_TIMEOUT_S = 2.0
+_CHART_WINDOW = timedelta(hours=4)
+PriceHistory = Callable[[str], Awaitable[Sequence[tuple[datetime, Decimal]]]]
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
     "pre{background:#f4f4f4;padding:1rem;white-space:pre-wrap;font-size:1.05rem}"
     "button{font-size:1.1rem;padding:.5rem 1.5rem;margin-right:1rem}"
+    "figure{margin:0 0 1rem}figcaption{color:#555;font-size:.9rem}"
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
 SECURITY_HEADERS = {
@@ -88,8 +102,59 @@ def _refusal(exc: ConfirmError) -> HTMLResponse:
     return _message(title, exc.message, status)
 
 
+@runtime_checkable
+class PriceQuotes(Protocol):
+    """The two quote calls the chart needs (a subset of ``QuoteContext``)."""
+
+    async def intraday(self, symbol: str) -> Sequence[IntradayLine]: ...
+
+    async def candlesticks(
+        self, symbol: str, period: Period, count: int, adjust_type: AdjustType
+    ) -> Sequence[Candlestick]: ...
+
+
+def recent_prices(quote: PriceQuotes) -> PriceHistory:
+    """The last hours of a symbol: today's minutes, else the last 5-minute bars."""
+
+    async def history(symbol: str) -> Sequence[tuple[datetime, Decimal]]:
+        points = [(line.timestamp, line.price) for line in await quote.intraday(symbol)]
+        if len(points) < 2:
+            bars = await quote.candlesticks(symbol, Period.Min_5, 48, AdjustType.NoAdjust)
+            points = [(bar.timestamp, bar.close) for bar in bars]
+        if not points:
+            return []
+        since = points[-1][0] - _CHART_WINDOW
+        return [(t, p) for t, p in points if t >= since]
+
+    return history
+
+
+async def _chart(history: PriceHistory | None, pending: Pending) -> str:
+    if history is None:
+        return ""
+    intent = pending.intent
+    try:
+        with anyio.fail_after(_CHART_TIMEOUT_S):
+            points = await history(intent.symbol)
+    except Exception:
+        return ""  # the decision never depends on the picture
+    levels = [Level("limit", intent.price, LIMIT)] if intent.price is not None else []
+    trigger = getattr(intent, "trigger_price", None)
+    if isinstance(trigger, Decimal):
+        levels.append(Level("trigger", trigger, TRIGGER))
+    zone = exchange_zone(intent.symbol)
+    svg = price_svg(points, levels, currency="", zone=zone, zone_label=zone_name(zone))
+    if not svg:
+        return ""
+    caption = f"Recent price of {html.escape(intent.symbol)} and where this order sits."
+    return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
+
+
 def build_app(
-    gate: ConfirmationGate, port: int, clock: Callable[[], datetime] = _utc_now
+    gate: ConfirmationGate,
+    port: int,
+    clock: Callable[[], datetime] = _utc_now,
+    history: PriceHistory | None = None,
 ) -> Starlette:
     """The ASGI app for a server listening on 127.0.0.1:``port``."""
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
@@ -124,7 +189,7 @@ def build_app(
         nonces[nonce] = capability
         while len(nonces) > _MAX_NONCES:  # reloads must not grow memory without bound
             del nonces[next(iter(nonces))]
-        return _page("Confirm order", _form(pending, nonce))
+        return _page("Confirm order", await _chart(history, pending) + _form(pending, nonce))
 
     async def decide(request: Request) -> HTMLResponse:
         refused = guard(request)
@@ -226,8 +291,10 @@ class ApprovalServer:
         open_browser: bool = True,
         opener: Callable[[str], object] = webbrowser.open,
         clock: Callable[[], datetime] = _utc_now,
+        history: PriceHistory | None = None,
     ) -> None:
         self._gate = gate
+        self._history = history
         self._open_browser = open_browser
         self._opener = opener
         self._clock = clock
@@ -248,7 +315,7 @@ class ApprovalServer:
             sock.listen(16)
             # Listening before uvicorn starts means early connections just wait in the backlog.
             self._port = int(sock.getsockname()[1])
-            app = build_app(self._gate, self._port, self._clock)
+            app = build_app(self._gate, self._port, self._clock, self._history)
             config = uvicorn.Config(
                 app,
                 # No log_config and the default access_log: uvicorn would otherwise rewrite the
@@ -303,4 +370,11 @@ class ApprovalServer:
         return await self._gate.wait_decision(pending_id, timeout)
 
 
-__all__ = ["SECURITY_HEADERS", "ApprovalServer", "build_app"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "ApprovalServer",
+    "PriceHistory",
+    "PriceQuotes",
+    "build_app",
+    "recent_prices",
+]

@@ -42,7 +42,7 @@ from anyio.abc import TaskGroup
 from lb_mcp.sdk.enums import Mode
 from lb_mcp.sdk.errors import OpenApiException
 from lb_mcp.sdk.trade.context import TradeContext
-from lb_mcp.server.gate.approval_page import ApprovalServer
+from lb_mcp.server.gate.approval_page import ApprovalServer, PriceQuotes, recent_prices
 from lb_mcp.server.gate.confirm import ConfirmationGate
 from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState
 from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
@@ -130,6 +130,10 @@ class OrderGate:
                         open_browser=self.settings.approval_open_browser,
                         opener=self._opener,
                         clock=self._clock,
+                        # The page's price chart needs intraday data; test doubles may lack it.
+                        history=recent_prices(self._quote)
+                        if isinstance(self._quote, PriceQuotes)
+                        else None,
                     )
                 )
             self._flow = OrderSteps(
