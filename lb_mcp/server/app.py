@@ -42,7 +42,18 @@ from lb_mcp.server.gate.service import OrderGate
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.server.streams import resources
 from lb_mcp.server.streams.store import QuoteStreams
-from lb_mcp.server.tools import account, orders, portfolio, quote, status, subscription
+from lb_mcp.server.tools import (
+    account,
+    derivatives,
+    history,
+    market,
+    orders,
+    portfolio,
+    quote,
+    status,
+    subscription,
+    watchlist,
+)
 
 log = logging.getLogger("lb_mcp.server")
 
@@ -174,6 +185,10 @@ def build_server(
     status.register(mcp)
     account.register(mcp)
     quote.register(mcp)
+    history.register(mcp)
+    derivatives.register(mcp)
+    market.register(mcp)
+    watchlist.register(mcp)
     subscription.register(mcp)
     portfolio.register(mcp)
     orders.register(mcp)

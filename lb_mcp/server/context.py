@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import AdjustType, Market, Mode, Period, SubType
+from lb_mcp.sdk.quote import market_models as mm
 from lb_mcp.sdk.quote.feed import QuotePush
 from lb_mcp.sdk.quote.models import (
     Candlestick,
@@ -23,6 +24,7 @@ from lb_mcp.sdk.quote.models import (
     MarketTradingDays,
     MarketTradingSession,
     PushQuote,
+    SecurityBrokers,
     SecurityDepth,
     SecurityQuote,
     SecurityStaticInfo,
@@ -75,6 +77,89 @@ class QuoteSource(Protocol):
     def connection_state(self) -> Any: ...
 
     async def close(self) -> None: ...
+
+    # --- market data beyond quotes (lb_mcp.sdk.quote.market_data) ---
+
+    async def brokers(self, symbol: str) -> SecurityBrokers: ...
+
+    async def history_candlesticks_by_offset(
+        self,
+        symbol: str,
+        period: Period,
+        adjust_type: AdjustType,
+        forward: bool,
+        count: int,
+        time: datetime | None = None,
+    ) -> Sequence[Candlestick]: ...
+
+    async def history_candlesticks_by_date(
+        self,
+        symbol: str,
+        period: Period,
+        adjust_type: AdjustType,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> Sequence[Candlestick]: ...
+
+    async def option_chain_expiry_date_list(self, symbol: str) -> Sequence[date]: ...
+
+    async def option_chain_info_by_date(
+        self, symbol: str, expiry_date: date, standard_only: bool = False
+    ) -> Sequence[mm.OptionChainContract]: ...
+
+    async def option_quote(self, symbols: list[str]) -> Sequence[mm.OptionQuote]: ...
+
+    async def warrant_quote(self, symbols: list[str]) -> Sequence[mm.WarrantQuote]: ...
+
+    async def warrant_issuers(self) -> Sequence[mm.IssuerInfo]: ...
+
+    async def warrant_list(
+        self,
+        symbol: str,
+        sort_by: mm.WarrantSortBy,
+        sort_order: mm.SortOrderType,
+        warrant_type: Sequence[mm.WarrantType] | None = None,
+        issuer: Sequence[int] | None = None,
+        expiry_date: Sequence[mm.FilterWarrantExpiryDate] | None = None,
+        price_type: Sequence[mm.FilterWarrantInOutBoundsType] | None = None,
+        status: Sequence[mm.WarrantStatus] | None = None,
+    ) -> Sequence[mm.WarrantInfo]: ...
+
+    async def participants(self) -> Sequence[mm.ParticipantInfo]: ...
+
+    async def capital_flow(self, symbol: str) -> Sequence[mm.CapitalFlowLine]: ...
+
+    async def capital_distribution(self, symbol: str) -> mm.CapitalDistributionResponse: ...
+
+    async def calc_indexes(
+        self, symbols: list[str], indexes: list[mm.CalcIndex]
+    ) -> Sequence[mm.SecurityCalcIndex]: ...
+
+    async def security_list(
+        self, market: Market, category: mm.SecurityListCategory | None = None
+    ) -> Sequence[mm.Security]: ...
+
+    async def market_temperature(self, market: Market) -> mm.MarketTemperature: ...
+
+    async def history_market_temperature(
+        self, market: Market, start_date: date, end_date: date
+    ) -> mm.HistoryMarketTemperatureResponse: ...
+
+    async def watchlist(self) -> Sequence[mm.WatchlistGroup]: ...
+
+    async def create_watchlist_group(
+        self, name: str, securities: list[str] | None = None
+    ) -> int: ...
+
+    async def delete_watchlist_group(self, id: int, purge: bool = False) -> None: ...
+
+    async def update_watchlist_group(
+        self,
+        id: int,
+        name: str | None = None,
+        securities: list[str] | None = None,
+        mode: mm.SecuritiesUpdateMode | None = None,
+    ) -> None: ...
 
 
 QuoteFactory = Callable[[Config], QuoteSource]

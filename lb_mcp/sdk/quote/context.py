@@ -31,6 +31,7 @@ from typing import Any, Final, Self
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import AdjustType, Market, Period, SubType, TradeSessions
 from lb_mcp.sdk.errors import ApiError, InvalidArgument
+from lb_mcp.sdk.quote import market_wire
 from lb_mcp.sdk.quote import wire as wire
 from lb_mcp.sdk.quote.args import (
     MAX_SYMBOLS,
@@ -41,6 +42,8 @@ from lb_mcp.sdk.quote.args import (
     sub_symbol,
 )
 from lb_mcp.sdk.quote.feed import Callback, QuoteBuffer, QuoteFeed, QuotePush
+from lb_mcp.sdk.quote.market_data import MarketDataCalls
+from lb_mcp.sdk.quote.market_models import QuotePackageDetail
 from lb_mcp.sdk.quote.models import (
     Candlestick,
     IntradayLine,
@@ -82,7 +85,7 @@ SUBSCRIPTION_LIMIT_CODE: Final = 301605
 # ---------------------------------------------------------------------------- the context
 
 
-class QuoteContext:
+class QuoteContext(MarketDataCalls):
     """Quote pulls, subscriptions and pushes for one account. ``async with`` or :meth:`close`."""
 
     def __init__(
@@ -105,6 +108,7 @@ class QuoteContext:
         self._ws: WsSession | None = None
         self._member_id = 0
         self._quote_level = ""
+        self._packages: list[QuotePackageDetail] = []
         self._buckets: dict[int, TokenBucket] = {}
         self._feed = QuoteFeed(
             buffer=push_buffer, contiguous=contiguous_sequences, refresh=self._refresh
@@ -184,6 +188,7 @@ class QuoteContext:
         profile = decode_message(quote_pb2.UserQuoteProfileResponse, body)
         self._member_id = int(profile.member_id)
         self._quote_level = str(profile.quote_level)
+        self._packages = market_wire.quote_packages(profile)
         loop = asyncio.get_running_loop()
         self._buckets = {
             int(limit.command): TokenBucket(limit.limit, limit.burst, clock=loop.time)
@@ -211,12 +216,16 @@ class QuoteContext:
             return decode_message(response_type, answer)
         raise AssertionError("unreachable")
 
-    async def member_id(self) -> int:
+    async def _profile(self) -> None:
+        """The member profile arrives with the link (cmd 4 after AUTH)."""
         await self._socket().ensure_open()
+
+    async def member_id(self) -> int:
+        await self._profile()
         return self._member_id
 
     async def quote_level(self) -> str:
-        await self._socket().ensure_open()
+        await self._profile()
         return self._quote_level
 
     async def quote(self, symbols: Sequence[str]) -> list[SecurityQuote]:

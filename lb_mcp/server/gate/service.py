@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import webbrowser
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -50,7 +50,7 @@ from lb_mcp.server.gate.delivery.reconcile import ReconcileError, find_order, re
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
 from lb_mcp.server.gate.facts import QuoteSource
 from lb_mcp.server.gate.intent import canonical_decimal
-from lb_mcp.server.gate.records.audit import AuditLog
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 from lb_mcp.server.gate.records.ledger import UsageLedger
 from lb_mcp.server.gate.steps import HumanAnswer, OrderSteps
 from lb_mcp.server.gate.tracks import ConfirmationBook, Track
@@ -263,6 +263,13 @@ class OrderGate:
         self._sweep(self._clock())
         await self._refresh_unknown()
         return self._book.outcomes()
+
+    async def audit_account_change(self, action: str, detail: Mapping[str, Any]) -> None:
+        """Record a write that is not an order (a watchlist edit) in the same durable audit
+        log; it passes no guard and needs no confirmation, as no money is at stake."""
+        if self._audit is None:
+            raise RuntimeError("OrderGate.start() has not run")
+        await self._audit.append(AuditKind.ACCOUNT_CHANGE, code=action, detail=detail)
 
     # -- internals -------------------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ from lb_mcp.sim.market.sessions import local_date
 _CENT: Final = Decimal("0.01")
 _OPTION: Final = re.compile(r"^([A-Z]+)(\d{6})([CP])(\d+)\.US$")
 EXPIRIES: Final = 6
+# FilterWarrant.status on the wire (observed with the official SDK): 2 suspended,
+# 3 prepare-list, 4 normal.
+WARRANT_NORMAL: Final = 4
 STRIKES_EACH_SIDE: Final = 5
 ISSUERS: Final = (
     (1, "模拟银行", "Simulated Bank", "模擬銀行"),
@@ -213,7 +216,7 @@ def warrant_quote(market: MarketModel, w: Warrant) -> Any:
             outstanding_ratio="12.50",
             outstanding_qty=10_000_000,
             conversion_ratio=text(w.ratio),
-            category="0" if w.call else "1",
+            category="Call" if w.call else "Put",  # by name: the SDK reads "0" as Unknown
             strike_price=text(w.strike),
             upper_strike_price="0",
             lower_strike_price="0",
@@ -253,7 +256,7 @@ def filter_warrant(market: MarketModel, w: Warrant, language: int) -> Any:
         leverage_ratio=text(_money(spot / (last * w.ratio))),
         conversion_ratio=text(w.ratio),
         balance_point=text(_money(breakeven)),
-        status=2,  # listed / normal
+        status=WARRANT_NORMAL,
         type=0 if w.call else 1,
     )
 
@@ -268,6 +271,7 @@ def issuers() -> Any:
 
 
 __all__ = [
+    "WARRANT_NORMAL",
     "OptionContract",
     "Warrant",
     "expiry_dates",

@@ -12,10 +12,11 @@ single-symbol pull.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from lb_mcp.sdk.enums import Market
 from lb_mcp.sdk.wire.codec import decode_message
 from lb_mcp.sdk.wire.commands import QuoteCommand as Q
 from lb_mcp.sdk.wire.commands import Status
@@ -23,20 +24,44 @@ from lb_mcp.sdk.wire.proto import quote_pb2
 from lb_mcp.sim.market import analytics as calc
 from lb_mcp.sim.market import derivatives as dv
 from lb_mcp.sim.market.model import MarketModel
+from lb_mcp.sim.market.sessions import local_date
 from lb_mcp.sim.wire.quote_messages import serialize
 from lb_mcp.sim.wire.ws_server import Connection, Reply, error
 
 MAX_SYMBOLS: Final = 500
 Handler = Callable[[Connection, bytes], Reply]
 # WarrantSortBy (SDK enum order) → sort key on a FilterWarrant message
-_SORT_KEYS: Final[dict[int, str]] = {
-    0: "last_done",
-    1: "change_rate",
-    2: "change_val",
-    3: "volume",
-    4: "turnover",
-    5: "expiry_date",
-    6: "strike_price",
+_SORT_KEYS: Final[tuple[str, ...]] = (
+    "last_done",
+    "change_rate",
+    "change_val",
+    "volume",
+    "turnover",
+    "expiry_date",
+    "strike_price",
+    "upper_strike_price",
+    "lower_strike_price",
+    "outstanding_qty",
+    "outstanding_ratio",
+    "premium",
+    "itm_otm",
+    "implied_volatility",
+    "delta",
+    "call_price",
+    "to_call_price",
+    "effective_leverage",
+    "leverage_ratio",
+    "conversion_ratio",
+    "balance_point",
+    "status",
+)
+_TEXT_KEYS: Final = frozenset({"symbol", "expiry_date"})
+# FilterWarrantExpiryDate (1..4) → [from, to) months to expiry
+_EXPIRY_MONTHS: Final[dict[int, tuple[int, int]]] = {
+    1: (0, 3),
+    2: (3, 6),
+    3: (6, 12),
+    4: (12, 10_000),
 }
 
 
@@ -46,9 +71,18 @@ def _not_found(symbol: str) -> Reply:
 
 def _sort_value(row: Any, key: str) -> Decimal | str | int:
     value = getattr(row, key)
-    if isinstance(value, str) and key != "expiry_date":
+    if isinstance(value, str) and key not in _TEXT_KEYS:
         return Decimal(value or "0")
     return value  # type: ignore[no-any-return]
+
+
+def _months_left(expiry: date, today: date) -> int:
+    return (expiry.year - today.year) * 12 + expiry.month - today.month - (expiry.day < today.day)
+
+
+def _in_the_money(market: MarketModel, w: dv.Warrant) -> bool:
+    spot = market.quote(w.underlying).last_done
+    return spot > w.strike if w.call else spot < w.strike
 
 
 class QuoteExtras:
@@ -155,15 +189,21 @@ class QuoteExtras:
             return _not_found(request.symbol)
         config = request.filter_config
         types, issuer_ids = set(config.type), set(config.issuer)
+        months = [_EXPIRY_MONTHS[e] for e in config.expiry_date if e in _EXPIRY_MONTHS]
+        bounds, statuses = set(config.price_type), set(config.status)
+        today = local_date(Market.HK, self.market.clock())
         chosen = [
             w
             for w in dv.warrants(self.market)
             if w.underlying == underlying
             and (not types or (0 if w.call else 1) in types)
             and (not issuer_ids or w.issuer in issuer_ids)
+            and (not months or any(a <= _months_left(w.expiry, today) < b for a, b in months))
+            and (not bounds or (1 if _in_the_money(self.market, w) else 2) in bounds)
+            and (not statuses or dv.WARRANT_NORMAL in statuses)
         ]
         rows = [dv.filter_warrant(self.market, w, request.language) for w in chosen]
-        key = _SORT_KEYS.get(config.sort_by, "symbol")
+        key = _SORT_KEYS[config.sort_by] if 0 <= config.sort_by < len(_SORT_KEYS) else "symbol"
         rows.sort(key=lambda r: _sort_value(r, key), reverse=config.sort_order == 1)
         start = max(0, config.sort_offset)
         end = start + config.sort_count if config.sort_count > 0 else len(rows)

@@ -7,7 +7,8 @@ composition root (app secret, access token...), values under credential-looking 
 tokens and JWTs. Async calls run the fsync'ing SQLite work in a worker thread.
 
 Kinds: request, guard_decision, confirmation (channel elicitation/approval_page/auto, outcome
-accepted/declined/cancelled/expired), submit_sent, submit_result, status_change, reconcile.
+accepted/declined/cancelled/expired), submit_sent, submit_result, status_change, reconcile; and
+account_change for writes that are not orders (watchlist edits: no guard, no confirmation).
 ``format_table`` renders records for ``lb-mcp audit [--since ...]``.
 """
 
@@ -83,6 +84,7 @@ class AuditKind(StrEnum):
     SUBMIT_RESULT = "submit_result"
     STATUS_CHANGE = "status_change"
     RECONCILE = "reconcile"
+    ACCOUNT_CHANGE = "account_change"  # a write that is not an order (watchlist edits)
 
 
 class ConfirmOutcome(StrEnum):
