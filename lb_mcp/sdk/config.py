@@ -13,9 +13,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lb_mcp.sdk.errors import OpenApiException
+
+if TYPE_CHECKING:
+    from lb_mcp.sdk.oauth.client import OAuth
 
 GLOBAL_HTTP_URL = "https://openapi.longbridge.com"
 GLOBAL_QUOTE_WS_URL = "wss://openapi-quote.longbridge.com/v2"
@@ -106,12 +110,19 @@ class Config:
     push_candlestick_mode: PushCandlestickMode = PushCandlestickMode.Realtime
     enable_print_quote_packages: bool = True
     enable_papertrading: bool = False
-    # OAuth mode: a callable returning a fresh access token (refreshing as needed).
+    # OAuth mode: the current access token (the HTTP client refreshes it through ``oauth``
+    # before each request, because a refresh is a network call and this callable cannot await).
     token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    oauth: OAuth | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_oauth(self) -> bool:
         return self.token_provider is not None
+
+    @property
+    def auth_mode(self) -> str:
+        """``oauth`` or ``api_key``: what ``status`` shows (never the credential itself)."""
+        return "oauth" if self.is_oauth else "api_key"
 
     def authorization(self) -> str:
         """The ``Authorization`` header value: raw token (API key) or ``Bearer …`` (OAuth)."""
@@ -196,28 +207,33 @@ class Config:
     @classmethod
     def from_oauth(
         cls,
-        client_id: str,
-        token_provider: Callable[[], str],
+        oauth: OAuth,
         http_url: str | None = None,
         quote_ws_url: str | None = None,
         trade_ws_url: str | None = None,
         language: Language | str | None = None,
+        enable_overnight: bool | None = None,
+        push_candlestick_mode: PushCandlestickMode | None = None,
+        enable_print_quote_packages: bool | None = None,
         *,
         env: Mapping[str, str] | None = None,
     ) -> Config:
-        """OAuth 2.0 config: requests carry ``Bearer <token>`` and are not signed."""
-        if not client_id:
-            raise ConfigError("client_id must be a non-empty string")
+        """OAuth 2.0 config from an :class:`~lb_mcp.sdk.oauth.OAuth` handle (official name):
+        requests carry ``Bearer <token>``, ``x-api-key`` is the client id, nothing is signed."""
         return cls._build(
             env if env is not None else os.environ,
-            app_key=client_id,
+            app_key=oauth.client_id,
             app_secret="",
             access_token="",
-            token_provider=token_provider,
+            token_provider=oauth.cached_access_token,
+            oauth=oauth,
             http_url=http_url,
             quote_ws_url=quote_ws_url,
             trade_ws_url=trade_ws_url,
             language=language,
+            enable_overnight=enable_overnight,
+            push_candlestick_mode=push_candlestick_mode,
+            enable_print_quote_packages=enable_print_quote_packages,
         )
 
     @classmethod
@@ -229,6 +245,7 @@ class Config:
         app_secret: str,
         access_token: str,
         token_provider: Callable[[], str] | None,
+        oauth: OAuth | None = None,
         http_url: str | None = None,
         quote_ws_url: str | None = None,
         trade_ws_url: str | None = None,
@@ -280,6 +297,7 @@ class Config:
             ),
             enable_papertrading=pick(enable_papertrading, "PAPERTRADING", False),
             token_provider=token_provider,
+            oauth=oauth,
         )
 
 

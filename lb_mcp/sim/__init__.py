@@ -29,6 +29,7 @@ from lb_mcp.sim.exchange.matching import Broker
 from lb_mcp.sim.exchange.seeding import seed_account
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.market.sessions import Hours
+from lb_mcp.sim.oauth import AuthServer, oauth_admin_routes, oauth_routes
 from lb_mcp.sim.wire.admin import admin_routes
 from lb_mcp.sim.wire.http_app import ApiState, build_app
 from lb_mcp.sim.wire.ratelimit import SlidingWindowLimiter
@@ -90,8 +91,15 @@ class Simulator:
             clock=self.clock,
             limiter=SlidingWindowLimiter(clock=self.clock),
         )
+        self.oauth_client_id = _credential(seed, "client")
+        self.oauth = AuthServer(self.oauth_client_id, clock=self.clock)
+        self.api.bearer_valid = self.oauth.valid_access
         self.faults = Faults()  # protocol faults of the sockets (test hooks)
-        self.app = build_app(self.api, {**ROUTES, **admin_routes(self)})
+        self.app = build_app(
+            self.api,
+            {**ROUTES, **admin_routes(self), **oauth_admin_routes(self.oauth)},
+            outside=oauth_routes(self.oauth),
+        )
         self.http_url = ""
         self.quote_ws_url = ""
         self.trade_ws_url = ""
@@ -120,6 +128,13 @@ class Simulator:
             enable_print_quote_packages=False,
             env={},
         )
+
+    @property
+    def oauth_url(self) -> str:
+        """The OAuth base of the simulator's authorization server (``LONGBRIDGE_OAUTH_URL``)."""
+        if not self.http_url:
+            raise RuntimeError("the simulator is not running; use `async with Simulator()`")
+        return self.http_url + "/oauth2"
 
     def env_lines(self) -> list[str]:
         return [

@@ -27,6 +27,11 @@ async def _serve(*, host: str, port: int, seed: int, hours: str, push_rate: floa
         sys.stdout.write("\n".join([*sim.env_lines(), "READY"]) + "\n")
         sys.stdout.flush()
         log.info("simulator ready on %s (seed %d, hours %s)", sim.http_url, seed, hours)
+        log.info(
+            "OAuth sign-in: LONGBRIDGE_OAUTH_URL=%s lb-mcp login --client-id %s",
+            sim.oauth_url,
+            sim.oauth_client_id,
+        )
         await stop.wait()
         log.info("shutting down")
     return 0

@@ -141,7 +141,10 @@ def test_a_us_prefixed_credential_selects_the_us_data_centre() -> None:
 
 
 def test_oauth_config_authorizes_with_bearer() -> None:
-    config = Config.from_oauth("client-1", lambda: "tok", env={})
-    assert config.is_oauth
-    assert config.authorization() == "Bearer tok"
-    assert "tok" not in repr(config)
+    from lb_mcp.sdk.oauth import OAuth
+
+    config = Config.from_oauth(OAuth.from_token("tok-secret"), env={})
+    assert config.is_oauth and config.auth_mode == "oauth"
+    assert config.authorization() == "Bearer tok-secret"
+    assert config.app_key == ""  # OAuth::from_token sends an empty x-api-key
+    assert "tok-secret" not in repr(config)

@@ -25,7 +25,9 @@ from typing import Any, Self
 import httpx
 
 from lb_mcp.sdk.config import Config
-from lb_mcp.sdk.errors import HttpError, InvalidArgument, RequestTimeout, api_error
+from lb_mcp.sdk.errors import AuthError, HttpError, InvalidArgument, RequestTimeout, api_error
+from lb_mcp.sdk.oauth.client import OAuth
+from lb_mcp.sdk.oauth.errors import OAuthError, TokenRevoked
 from lb_mcp.sdk.transport.ratelimit import EndpointClass, RateLimiter
 from lb_mcp.sdk.transport.signing import LongbridgeAuth
 
@@ -173,6 +175,13 @@ class HttpClient:
             verify=_tls_context(config.http_url),
         )
 
+    @classmethod
+    def from_oauth(cls, oauth: OAuth, http_url: str | None = None) -> HttpClient:
+        """A client for an OAuth sign-in (official name); ``LONGBRIDGE_HTTP_URL`` is read."""
+        from lb_mcp.sdk.config import Config
+
+        return cls(Config.from_oauth(oauth, http_url=http_url))
+
     def __repr__(self) -> str:
         return f"HttpClient(http_url={self._config.http_url!r})"
 
@@ -203,7 +212,9 @@ class HttpClient:
 
     def _redact(self, text: str) -> str:
         """Drop anything that looks like one of our credentials from server-supplied text."""
-        token = "" if self._config.is_oauth else self._config.access_token
+        token = self._config.access_token
+        if self._config.oauth is not None and self._config.oauth.failure is None:
+            token = self._config.oauth.cached_access_token()
         for secret in (self._config.app_secret, token, self._config.app_key):
             if len(secret) >= 4:
                 text = text.replace(secret, "***")
@@ -222,7 +233,37 @@ class HttpClient:
 
         ``params`` given (even if every value is ``None``) → the target ends in ``?`` as the
         official SDK's does; ``params=None`` → no ``?`` at all.
+
+        OAuth: the token is refreshed ahead of expiry; a 401xxx answer refreshes it once and
+        sends again; refused again, the sign-in is dead (terminal, no further network calls).
         """
+        oauth = self._config.oauth
+        if oauth is None:
+            return await self._request(method, path, params, body, endpoint_class)
+        await oauth.access_token()
+        try:
+            return await self._request(method, path, params, body, endpoint_class)
+        except AuthError as exc:
+            if isinstance(exc, OAuthError) or exc.code is None or exc.code // 1000 != 401:
+                raise
+            await oauth.refresh(rejected=oauth.cached_access_token())
+        try:
+            return await self._request(method, path, params, body, endpoint_class)
+        except AuthError as exc:
+            if isinstance(exc, OAuthError) or exc.code is None or exc.code // 1000 != 401:
+                raise
+            raise oauth.mark_failed(
+                TokenRevoked(oauth.client_id, "the API refused a freshly refreshed token")
+            ) from None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: Mapping[str, Any] | None,
+        endpoint_class: EndpointClass | None,
+    ) -> Any:
         method = method.upper()
         url = self._config.http_url + path
         if params is not None:

@@ -57,6 +57,8 @@ class ApiState:
     limiter: SlidingWindowLimiter = field(default_factory=SlidingWindowLimiter)
     otps: set[str] = field(default_factory=set)
     online: Callable[[], int] = lambda: 0
+    # Bearer tokens issued by the simulator's authorization server (lb_mcp.sim.oauth).
+    bearer_valid: Callable[[str], bool] = lambda _token: False
     watchlist: WatchlistBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,7 +106,8 @@ def _authenticate(state: ApiState, request: Request, path: str, query: str, body
     headers = request.headers
     authorization = headers.get("authorization", "")
     if authorization.startswith("Bearer "):
-        if not hmac.compare_digest(authorization[7:], state.oauth_token):
+        token = authorization[7:]
+        if not (hmac.compare_digest(token, state.oauth_token) or state.bearer_valid(token)):
             raise SimError(401003, "token expired", 401)
         return
     if not hmac.compare_digest(headers.get("x-api-key", ""), state.app_key):
@@ -138,8 +141,13 @@ def _parse_body(body: bytes) -> dict[str, Any]:
     return parsed
 
 
-def build_app(state: ApiState, routes: dict[tuple[str, str], Handler]) -> Starlette:
-    """A Starlette app serving ``routes`` (``(METHOD, path) → handler``) behind the gateway."""
+def build_app(
+    state: ApiState,
+    routes: dict[tuple[str, str], Handler],
+    outside: list[Route] | None = None,
+) -> Starlette:
+    """A Starlette app serving ``routes`` (``(METHOD, path) → handler``) behind the gateway;
+    ``outside`` routes (the OAuth endpoints, which have their own rules) come first."""
 
     async def endpoint(request: Request) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -169,7 +177,7 @@ def build_app(state: ApiState, routes: dict[tuple[str, str], Handler]) -> Starle
             return envelope(500000, "internal error", None, 500)
         return envelope(0, "success", data)
 
-    return Starlette(routes=[Route("/{rest:path}", endpoint, methods=_METHODS)])
+    return Starlette(routes=[*(outside or []), Route("/{rest:path}", endpoint, methods=_METHODS)])
 
 
 __all__ = ["ApiState", "Call", "Handler", "build_app", "envelope"]
