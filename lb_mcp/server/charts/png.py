@@ -115,8 +115,9 @@ def render_price(series: PriceSeries) -> Chart:
         vol.yaxis.set_major_locator(MaxNLocator(3))
         what = "intraday" if series.is_line else series.period
         ax.set_title(f"{series.symbol} · {what}", fontsize=12, loc="left")
-        ax.grid(color=GRID, linewidth=0.8)
-        vol.grid(color=GRID, linewidth=0.8)
+        for panel in (ax, vol):
+            panel.set_axisbelow(True)
+            panel.grid(color=GRID, linewidth=0.8)
         ax.tick_params(labelbottom=False)
         if bars:
             _ticks(vol, series)
@@ -139,6 +140,7 @@ def render_portfolio(series: PortfolioSeries, limit: int = 12) -> Chart:
         pnl.axvline(0, color="#888888", linewidth=0.8)
         pnl.set_xlabel(f"Unrealized P&L ({series.base_currency})", fontsize=10)
         for ax in (alloc, pnl):
+            ax.set_axisbelow(True)
             ax.grid(axis="x", color=GRID, linewidth=0.8)
             ax.tick_params(labelsize=9)
         fig.suptitle(
