@@ -52,25 +52,25 @@ def _pending(**intent: Any) -> Any:
 
 
 async def test_the_chart_draws_a_trigger_when_the_order_has_one() -> None:
-    async def history(symbol: str) -> list[tuple[datetime, Decimal]]:
+    async def history(symbol: str) -> approval_page.PriceWindow:
         assert symbol == "700.HK"
-        return POINTS
+        return approval_page.PriceWindow(POINTS, "HKD")
 
     page = await approval_page._chart(history, _pending(trigger_price=Decimal("398.5")))
     assert page.startswith("<figure>")
     assert _level_y(page, "limit") < _level_y(page, "trigger")
-    assert TRIGGER in page and "trigger 398.50" in page
+    assert TRIGGER in page and "trigger 398.50 HKD" in page and "limit 402.00 HKD" in page
 
 
 async def test_a_failing_or_slow_price_source_leaves_the_page_without_a_chart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def broken(symbol: str) -> list[tuple[datetime, Decimal]]:
+    async def broken(symbol: str) -> approval_page.PriceWindow:
         raise RuntimeError("quote connection down")
 
-    async def slow(symbol: str) -> list[tuple[datetime, Decimal]]:
+    async def slow(symbol: str) -> approval_page.PriceWindow:
         await anyio.sleep(3600)
-        return POINTS
+        return approval_page.PriceWindow(POINTS)
 
     monkeypatch.setattr(approval_page, "_CHART_TIMEOUT_S", 0.05)
     assert await approval_page._chart(broken, _pending()) == ""
