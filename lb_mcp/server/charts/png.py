@@ -30,6 +30,7 @@ class Chart:
     height: int
     price_box: tuple[float, float, float, float] | None  # left, top, right, bottom (pixels)
     price_limits: tuple[float, float] | None  # bottom, top of the price axis
+    x_labels: tuple[str, ...] = ()  # the time axis' tick labels, exchange-local
 
 
 def _figure() -> tuple[Any, Any]:
@@ -48,7 +49,7 @@ def _box(fig: Any, ax: Any) -> tuple[float, float, float, float]:
     return (float(x0), float(height - y1), float(x1), float(height - y0))
 
 
-def _save(fig: Any, price_ax: Any | None) -> Chart:
+def _save(fig: Any, price_ax: Any | None, x_labels: tuple[str, ...] = ()) -> Chart:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
@@ -58,7 +59,7 @@ def _save(fig: Any, price_ax: Any | None) -> Chart:
     out = io.BytesIO()
     # No bbox_inches="tight": it would move the axes after we measured them.
     fig.savefig(out, format="png", dpi=DPI)
-    return Chart(out.getvalue(), WIDTH_PX, HEIGHT_PX, box, limits)  # type: ignore[arg-type]
+    return Chart(out.getvalue(), WIDTH_PX, HEIGHT_PX, box, limits, x_labels)  # type: ignore[arg-type]
 
 
 def _ticks(ax: Any, series: PriceSeries, count: int = 6) -> None:
@@ -122,7 +123,8 @@ def render_price(series: PriceSeries) -> Chart:
         if bars:
             _ticks(vol, series)
         vol.set_xlabel(f"Exchange time ({series.zone})", fontsize=9)
-        return _save(fig, ax)
+        labels = tuple(str(t.get_text()) for t in vol.get_xticklabels())
+        return _save(fig, ax, labels)
 
 
 def render_portfolio(series: PortfolioSeries, limit: int = 12) -> Chart:
