@@ -152,7 +152,7 @@ async def test_the_approval_page_shows_the_price_chart_with_the_limit(tmp_path: 
             assert await page.locator("#price-line").count() == 1
             limit = page.locator('line.level[data-level="limit"]')
             assert await limit.count() == 1
-            assert "limit 402.00" in (await chart.text_content() or "")
+            assert "limit 402.00 HKD" in (await chart.text_content() or "")
             # The limit line sits inside the plotted area.
             y = float(await limit.get_attribute("y1") or "nan")
             assert 10 <= y <= 200 - 26

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from mcp.client.extension import ClientExtension
@@ -117,7 +118,10 @@ def test_an_intraday_line_spans_its_prices() -> None:
     start = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
     prices = [Decimal("50.1"), Decimal("50.6"), Decimal("49.8"), Decimal("51.2"), Decimal("50.9")]
     bars = tuple(Bar(start + timedelta(minutes=i), p, p, p, p, 10) for i, p in enumerate(prices))
-    chart = png.render_price(PriceSeries("700.HK", "HKD", ZONE, "intraday", bars))
+    hk = ZoneInfo(ZONE)
+    local = tuple(Bar(b.at.astimezone(hk), b.open, b.high, b.low, b.close, b.volume) for b in bars)
+    chart = png.render_price(PriceSeries("700.HK", "HKD", ZONE, "intraday", local))
+    assert chart.x_labels[0] == "09:30"  # 01:30 UTC on the Hong Kong clock
     image = _image(chart.png)
     assert chart.price_box is not None and chart.price_limits is not None
     lo_lim, hi_lim = chart.price_limits

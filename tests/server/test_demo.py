@@ -43,7 +43,7 @@ async def test_the_demo_without_a_terminal_shows_real_data_declines_and_places_n
         placed = our_orders(sim)
     text = "\n".join(lines)
     assert code == 0 and placed == []
-    assert "28 tools:" in text and "submit_order" in text
+    assert "29 tools:" in text and "submit_order" in text
     assert "status: mode=sandbox trading=True" in text
     assert any(line.split()[:1] == ["700.HK"] for line in lines)  # a quote row
     assert "HKD: cash 1780000.00" in text

@@ -30,6 +30,7 @@ class Chart:
     height: int
     price_box: tuple[float, float, float, float] | None  # left, top, right, bottom (pixels)
     price_limits: tuple[float, float] | None  # bottom, top of the price axis
+    x_labels: tuple[str, ...] = ()  # the time axis' tick labels, exchange-local
 
 
 def _figure() -> tuple[Any, Any]:
@@ -48,7 +49,7 @@ def _box(fig: Any, ax: Any) -> tuple[float, float, float, float]:
     return (float(x0), float(height - y1), float(x1), float(height - y0))
 
 
-def _save(fig: Any, price_ax: Any | None) -> Chart:
+def _save(fig: Any, price_ax: Any | None, x_labels: tuple[str, ...] = ()) -> Chart:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
@@ -58,7 +59,7 @@ def _save(fig: Any, price_ax: Any | None) -> Chart:
     out = io.BytesIO()
     # No bbox_inches="tight": it would move the axes after we measured them.
     fig.savefig(out, format="png", dpi=DPI)
-    return Chart(out.getvalue(), WIDTH_PX, HEIGHT_PX, box, limits)  # type: ignore[arg-type]
+    return Chart(out.getvalue(), WIDTH_PX, HEIGHT_PX, box, limits, x_labels)  # type: ignore[arg-type]
 
 
 def _ticks(ax: Any, series: PriceSeries, count: int = 6) -> None:
@@ -115,13 +116,15 @@ def render_price(series: PriceSeries) -> Chart:
         vol.yaxis.set_major_locator(MaxNLocator(3))
         what = "intraday" if series.is_line else series.period
         ax.set_title(f"{series.symbol} · {what}", fontsize=12, loc="left")
-        ax.grid(color=GRID, linewidth=0.8)
-        vol.grid(color=GRID, linewidth=0.8)
+        for panel in (ax, vol):
+            panel.set_axisbelow(True)
+            panel.grid(color=GRID, linewidth=0.8)
         ax.tick_params(labelbottom=False)
         if bars:
             _ticks(vol, series)
         vol.set_xlabel(f"Exchange time ({series.zone})", fontsize=9)
-        return _save(fig, ax)
+        labels = tuple(str(t.get_text()) for t in vol.get_xticklabels())
+        return _save(fig, ax, labels)
 
 
 def render_portfolio(series: PortfolioSeries, limit: int = 12) -> Chart:
@@ -139,6 +142,7 @@ def render_portfolio(series: PortfolioSeries, limit: int = 12) -> Chart:
         pnl.axvline(0, color="#888888", linewidth=0.8)
         pnl.set_xlabel(f"Unrealized P&L ({series.base_currency})", fontsize=10)
         for ax in (alloc, pnl):
+            ax.set_axisbelow(True)
             ax.grid(axis="x", color=GRID, linewidth=0.8)
             ax.tick_params(labelsize=9)
         fig.suptitle(

@@ -7,7 +7,6 @@ drawing code turns them into pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -159,20 +158,11 @@ def portfolio_view_data(series: PortfolioSeries) -> dict[str, Any]:
     }
 
 
-def bars_from_points(
-    points: Sequence[tuple[datetime, Decimal, int]], zone: tzinfo
-) -> tuple[Bar, ...]:
-    return tuple(
-        Bar(at=t.astimezone(zone), open=p, high=p, low=p, close=p, volume=v) for t, p, v in points
-    )
-
-
 __all__ = [
     "Bar",
     "Holding",
     "PortfolioSeries",
     "PriceSeries",
-    "bars_from_points",
     "exchange_zone",
     "money",
     "portfolio_summary",

@@ -30,6 +30,7 @@ import secrets
 import socket
 import webbrowser
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -46,7 +47,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from lb_mcp.sdk.enums import AdjustType, Period
-from lb_mcp.sdk.quote.models import Candlestick, IntradayLine
+from lb_mcp.sdk.quote.models import Candlestick, IntradayLine, SecurityStaticInfo
 from lb_mcp.server.charts.series import exchange_zone, zone_name
 from lb_mcp.server.charts.svg import LIMIT, TRIGGER, Level, price_svg
 from lb_mcp.server.gate.confirm import ConfirmationGate, ConfirmError, Pending, PendingState
@@ -55,7 +56,17 @@ _MAX_BODY = 4096
 _MAX_NONCES = 256
 _CHART_TIMEOUT_S = 2.0
 _CHART_WINDOW = timedelta(hours=4)
-PriceHistory = Callable[[str], Awaitable[Sequence[tuple[datetime, Decimal]]]]
+
+
+@dataclass(frozen=True)
+class PriceWindow:
+    """The last hours of one symbol (UTC times) and the currency it is quoted in."""
+
+    points: Sequence[tuple[datetime, Decimal]]
+    currency: str = ""
+
+
+PriceHistory = Callable[[str], Awaitable[PriceWindow]]
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
     "pre{background:#f4f4f4;padding:1rem;white-space:pre-wrap;font-size:1.05rem}"
@@ -112,19 +123,23 @@ class PriceQuotes(Protocol):
         self, symbol: str, period: Period, count: int, adjust_type: AdjustType
     ) -> Sequence[Candlestick]: ...
 
+    async def static_info(self, symbols: list[str]) -> Sequence[SecurityStaticInfo]: ...
+
 
 def recent_prices(quote: PriceQuotes) -> PriceHistory:
     """The last hours of a symbol: today's minutes, else the last 5-minute bars."""
 
-    async def history(symbol: str) -> Sequence[tuple[datetime, Decimal]]:
+    async def history(symbol: str) -> PriceWindow:
         points = [(line.timestamp, line.price) for line in await quote.intraday(symbol)]
         if len(points) < 2:
             bars = await quote.candlesticks(symbol, Period.Min_5, 48, AdjustType.NoAdjust)
             points = [(bar.timestamp, bar.close) for bar in bars]
         if not points:
-            return []
+            return PriceWindow([])
         since = points[-1][0] - _CHART_WINDOW
-        return [(t, p) for t, p in points if t >= since]
+        infos = await quote.static_info([symbol])
+        currency = infos[0].currency if infos else ""
+        return PriceWindow([(t, p) for t, p in points if t >= since], currency)
 
     return history
 
@@ -135,7 +150,7 @@ async def _chart(history: PriceHistory | None, pending: Pending) -> str:
     intent = pending.intent
     try:
         with anyio.fail_after(_CHART_TIMEOUT_S):
-            points = await history(intent.symbol)
+            window = await history(intent.symbol)
     except Exception:
         return ""  # the decision never depends on the picture
     levels = [Level("limit", intent.price, LIMIT)] if intent.price is not None else []
@@ -143,7 +158,9 @@ async def _chart(history: PriceHistory | None, pending: Pending) -> str:
     if isinstance(trigger, Decimal):
         levels.append(Level("trigger", trigger, TRIGGER))
     zone = exchange_zone(intent.symbol)
-    svg = price_svg(points, levels, currency="", zone=zone, zone_label=zone_name(zone))
+    svg = price_svg(
+        window.points, levels, currency=window.currency, zone=zone, zone_label=zone_name(zone)
+    )
     if not svg:
         return ""
     caption = f"Recent price of {html.escape(intent.symbol)} and where this order sits."
@@ -375,6 +392,7 @@ __all__ = [
     "ApprovalServer",
     "PriceHistory",
     "PriceQuotes",
+    "PriceWindow",
     "build_app",
     "recent_prices",
 ]
