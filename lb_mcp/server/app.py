@@ -27,13 +27,20 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult
+from mcp_types import (
+    CallToolRequestParams,
+    CallToolResult,
+    InputRequiredResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    Tool,
+)
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sdk.trade.context import TradeContext
-from lb_mcp.server import prompts
+from lb_mcp.server import budget, prompts
 from lb_mcp.server.backend import Backend
 from lb_mcp.server.charts import tool as chart
 from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
@@ -207,6 +214,14 @@ async def _quietly(close: Callable[[], Any]) -> None:
 
 def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscriptionBus) -> None:
     known: set[str] = set()
+    published: list[Tool] = []
+
+    async def list_tools(
+        ctx: ServerRequestContext[AppContext, Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        if not published:
+            published.extend(budget.lean_tool(t) for t in await mcp.list_tools())
+        return ListToolsResult(tools=published)
 
     async def call_tool(
         ctx: ServerRequestContext[AppContext, Any], params: CallToolRequestParams
@@ -220,8 +235,14 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
         context: Context[AppContext, Any] = Context(
             request_context=ctx, mcp_server=mcp, input_params=params, subscriptions=bus
         )
+        token = None
         try:
-            return await mcp.call_tool(params.name, params.arguments or {}, context)
+            chars, arguments = budget.take_budget(params.name, params.arguments or {})
+            token = budget.enter(chars)
+            result = await mcp.call_tool(params.name, arguments, context)
+            if isinstance(result, CallToolResult):
+                result = budget.shape(params.name, result, chars)
+            return result
         except MCPError:
             raise
         except Exception as exc:
@@ -231,8 +252,14 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
             else:
                 log.info("tool %r failed: %s", params.name, failure.code)
             return error_result(failure)
+        finally:
+            if token is not None:
+                budget.leave(token)
 
+    # Both handlers serve every tool, including ones registered after this module was written:
+    # results within each tool's budget as compact JSON, and the lean published schemas.
     mcp._lowlevel_server.add_request_handler("tools/call", CallToolRequestParams, call_tool)
+    mcp._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
 
 
 __all__ = ["SERVER_NAME", "build_server", "default_orders_factory", "instructions"]

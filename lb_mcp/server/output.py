@@ -25,7 +25,7 @@ from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.gate.intent import IntentError, normalize_symbol
 from lb_mcp.server.text import MAX_TEXT, clean_text
 
-_DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 _ARG_DECIMAL_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,10})?$")
 
 
@@ -47,7 +47,7 @@ Money = Annotated[
     Decimal,
     PlainSerializer(decimal_text, return_type=str, when_used="always"),
     WithJsonSchema(
-        {"type": "string", "pattern": _DECIMAL_PATTERN, "description": "exact decimal as a string"}
+        {"type": "string", "pattern": DECIMAL_PATTERN, "description": "exact decimal as a string"}
     ),
 ]
 Qty = Money

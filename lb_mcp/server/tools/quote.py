@@ -157,11 +157,48 @@ class BarOut(Out):
     turnover: Money
 
 
+class BarsSummary(Out):
+    """The whole requested series in one line: what a model usually wants from 1000 bars."""
+
+    bars: int
+    first: UtcTime
+    last: UtcTime
+    open: Money
+    high: Money
+    low: Money
+    close: Money
+    change_pct: Money | None
+    volume: int
+    turnover: Money
+
+
 class CandlesticksResult(Out):
     symbol: str
     period: str
     adjusted: bool
     bars: list[BarOut]
+    summary: BarsSummary | None = None
+
+
+def summarize(bars: Sequence[BarOut]) -> BarsSummary | None:
+    if not bars:
+        return None
+    first, last = bars[0], bars[-1]
+    change = None
+    if first.open:
+        change = ((last.close - first.open) * 100 / first.open).quantize(CENT)
+    return BarsSummary(
+        bars=len(bars),
+        first=first.timestamp,
+        last=last.timestamp,
+        open=first.open,
+        high=max(b.high for b in bars),
+        low=min(b.low for b in bars),
+        close=last.close,
+        change_pct=change,
+        volume=sum(b.volume for b in bars),
+        turnover=sum((b.turnover for b in bars), Decimal(0)),
+    )
 
 
 class SessionOut(Out):
@@ -315,9 +352,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
         period: PeriodArg = "day",
         count: Annotated[int, Field(ge=1, le=1000)] = 30,
         adjusted: bool = False,
+        summary: bool = False,
     ) -> CandlesticksResult:
         """OHLC bars, newest last: `period` 1m/5m/15m/30m/60m/day/week/month/year, `count`
-        1-1000 (default 30). `adjusted` applies forward adjustment for splits/dividends."""
+        1-1000 (default 30). `adjusted` applies forward adjustment for splits/dividends.
+        `summary` returns one line for the whole series (range, change, volume) and no bars."""
         sym = _market_symbol(symbol)
         # Daily bars start at the exchange's local midnight, which in UTC is often the day before.
         zone = market_timezone(market_of(sym)) if PERIODS[period] >= Period.Day else None
@@ -327,23 +366,25 @@ def register(mcp: MCPServer[AppContext]) -> None:
             count,
             AdjustType.ForwardAdjust if adjusted else AdjustType.NoAdjust,
         )
+        out = [
+            BarOut(
+                timestamp=b.timestamp,
+                date=b.timestamp.astimezone(zone).date().isoformat() if zone else None,
+                open=b.open,
+                high=b.high,
+                low=b.low,
+                close=b.close,
+                volume=b.volume,
+                turnover=b.turnover,
+            )
+            for b in bars
+        ]
         return CandlesticksResult(
             symbol=sym,
             period=period,
             adjusted=adjusted,
-            bars=[
-                BarOut(
-                    timestamp=b.timestamp,
-                    date=b.timestamp.astimezone(zone).date().isoformat() if zone else None,
-                    open=b.open,
-                    high=b.high,
-                    low=b.low,
-                    close=b.close,
-                    volume=b.volume,
-                    turnover=b.turnover,
-                )
-                for b in bars
-            ],
+            bars=[] if summary else out,
+            summary=summarize(out) if summary else None,
         )
 
     @mcp.tool(annotations=READ_BROKER, title="Trading sessions")

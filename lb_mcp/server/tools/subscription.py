@@ -14,6 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from lb_mcp.sdk.enums import SubType
+from lb_mcp.server.budget import compact, current_budget
 from lb_mcp.server.context import AppContext, AppCtx, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import (
@@ -155,15 +156,24 @@ def register(mcp: MCPServer[AppContext]) -> None:
             )
         if wait_s > 0 and cursor <= app.streams.seq:
             await app.streams.wait_for_change(cursor, wait_s)
-        changes = app.streams.changes_since(cursor, limit)
-        now = datetime.now(changes.entries[0].received_at.tzinfo) if changes.entries else None
-        return PollResult(
-            updates=[StreamQuoteOut.from_entry(e, now) for e in changes.entries] if now else [],
-            cursor=changes.cursor,
-            missed=changes.missed,
-            reset=changes.reset,
-            subscribed=len(app.streams.symbols),
-        )
+        # Page by the call's size budget here rather than letting the generic trim drop
+        # updates after the cursor already moved past them.
+        room = current_budget()
+        while True:
+            changes = app.streams.changes_since(cursor, limit)
+            now = datetime.now(changes.entries[0].received_at.tzinfo) if changes.entries else None
+            result = PollResult(
+                updates=[StreamQuoteOut.from_entry(e, now) for e in changes.entries] if now else [],
+                cursor=changes.cursor,
+                missed=changes.missed,
+                reset=changes.reset,
+                subscribed=len(app.streams.symbols),
+            )
+            size = len(compact(result.model_dump(mode="json")))
+            if size <= room or limit == 1:
+                return result
+            per_item = max(1, size // max(1, len(result.updates)))
+            limit = max(1, min(limit - 1, room * 9 // (10 * per_item)))
 
 
 def _subs(app: AppContext) -> SubscriptionsResult:

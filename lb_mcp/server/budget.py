@@ -1,0 +1,340 @@
+"""Every tool result fits an LLM's context, and ``tools/list`` says only what a model needs.
+
+Applied to every tool by the ``tools/call`` and ``tools/list`` handlers in ``app.py``, so a tool
+added anywhere inherits it:
+
+* the text block is the structured content as **compact** JSON (no indentation), rendered once;
+* each tool has a budget in characters of that text: ``default`` unless the caller passes
+  ``max_chars`` (offered only where ``maximum`` is larger). A result over budget loses items of
+  its largest list (the oldest end of a time series, the far end of anything else) until it fits,
+  and says so: ``truncated`` (items left out) and ``hint`` (how to get the rest);
+* published schemas lose pydantic's generated ``title`` keywords, descriptions lose docstring
+  indentation, output schemas keep their top level typed and described but show nested models
+  as plain objects, and every output schema with a list declares ``truncated``/``hint`` so a
+  trimmed result still validates.
+
+A tool that pages by itself (``poll_quotes`` keeps its cursor exact) reads the budget of the
+running call from :func:`current_budget` and stays inside it, so the generic trim never fires.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mcp_types import CallToolResult, TextContent, Tool
+
+from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.output import DECIMAL_PATTERN
+
+DEFAULT_CHARS = 8_000
+MAX_ARG = "max_chars"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``default`` characters of result text, up to ``maximum`` when the caller asks."""
+
+    default: int = DEFAULT_CHARS
+    maximum: int = DEFAULT_CHARS
+    keep: Literal["head", "tail"] = "head"  # which end of a trimmed list survives
+
+
+# Only the exceptions; every other tool gets ``Budget()``. Time series are newest last, so a
+# trim keeps their tail.
+BUDGETS: dict[str, Budget] = {
+    "candlesticks": Budget(maximum=40_000, keep="tail"),
+    "intraday": Budget(maximum=40_000, keep="tail"),
+    "trades": Budget(maximum=40_000, keep="tail"),
+    "history_orders": Budget(maximum=24_000),
+    "today_orders": Budget(maximum=24_000),
+    "today_executions": Budget(maximum=24_000),
+    "cash_flow": Budget(maximum=24_000),
+    "poll_quotes": Budget(maximum=40_000),
+    "quote": Budget(maximum=40_000),
+    "static_info": Budget(maximum=40_000),
+}
+
+_current: contextvars.ContextVar[int] = contextvars.ContextVar("budget", default=DEFAULT_CHARS)
+
+
+def budget_of(tool: str) -> Budget:
+    return BUDGETS.get(tool, Budget())
+
+
+def current_budget() -> int:
+    """Characters the running tool call may return (for tools that page by themselves)."""
+    return _current.get()
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def take_budget(tool: str, arguments: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The call's budget and the arguments without ``max_chars``; a bad value is refused."""
+    budget = budget_of(tool)
+    if MAX_ARG not in arguments or budget.maximum <= budget.default:
+        # Not offered where it cannot raise the cap: the tool's own validation sees it.
+        return budget.default, arguments
+    rest = {k: v for k, v in arguments.items() if k != MAX_ARG}
+    value = arguments[MAX_ARG]
+    if not (isinstance(value, int) and not isinstance(value, bool)) or not (
+        1_000 <= value <= budget.maximum
+    ):
+        raise ToolFailure(
+            "INVALID_ARGUMENT", f"max_chars must be an integer from 1000 to {budget.maximum}"
+        )
+    return value, rest
+
+
+def enter(chars: int) -> contextvars.Token[int]:
+    return _current.set(chars)
+
+
+def leave(token: contextvars.Token[int]) -> None:
+    _current.reset(token)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def shape(tool: str, result: CallToolResult, chars: int) -> CallToolResult:
+    """The result as compact JSON text within ``chars``, trimmed with a count if it was over."""
+    data = result.structured_content
+    if result.is_error or not isinstance(data, dict):
+        return _cap_text(result, chars)
+    text = compact(data)
+    if len(text) > chars:
+        data = _trim(data, chars, budget_of(tool).keep)
+        text = compact(data)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=data,
+        is_error=result.is_error,
+        _meta=result.meta,
+    )
+
+
+def _cap_text(result: CallToolResult, chars: int) -> CallToolResult:
+    blocks: list[Any] = []
+    changed = False
+    for block in result.content:
+        if isinstance(block, TextContent) and len(block.text) > chars:
+            cut = len(block.text) - chars
+            block = TextContent(type="text", text=f"{block.text[:chars]}… [{cut} chars cut]")
+            changed = True
+        blocks.append(block)
+    return result.model_copy(update={"content": blocks}) if changed else result
+
+
+def _lists(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], list[Any]]]:
+    """Every non-empty list inside ``value`` with its path."""
+    found: list[tuple[tuple[Any, ...], list[Any]]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_lists(item, (*path, key)))
+    elif isinstance(value, list) and value:
+        found.append((path, value))
+        for i, item in enumerate(value):
+            found.extend(_lists(item, (*path, i)))
+    return found
+
+
+def _set(root: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+    node: Any = root
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+def _hint(dropped: int, chars: int) -> str:
+    return (
+        f"{dropped} items left out to fit {chars} characters; ask for fewer "
+        "(count/limit/symbols), a summary where offered, or a larger max_chars where offered"
+    )
+
+
+def _trim(data: dict[str, Any], chars: int, keep: str) -> dict[str, Any]:
+    if not _lists(data):
+        return data
+    out = copy.deepcopy(data)
+    dropped = 0
+    out["truncated"] = 0
+    out["hint"] = _hint(10**9, chars)  # room for the real hint, written at the end
+    while len(compact(out)) > chars:
+        candidates = _lists(out)
+        if not candidates:
+            break
+        path, items = max(candidates, key=lambda c: len(compact(c[1])))
+        kept = _largest_fit(out, path, items, chars, keep)
+        dropped += len(items) - len(kept)
+        _set(out, path, kept)
+    out["truncated"] = dropped + int(data.get("truncated") or 0)
+    out["hint"] = _hint(out["truncated"], chars)
+    return out
+
+
+def _largest_fit(
+    root: dict[str, Any], path: tuple[Any, ...], items: list[Any], chars: int, keep: str
+) -> list[Any]:
+    """The most items of ``items`` (from the kept end) with which ``root`` fits ``chars``."""
+
+    def part(n: int) -> list[Any]:
+        if n == 0:
+            return []
+        return items[-n:] if keep == "tail" else items[:n]
+
+    lo, hi = 0, len(items) - 1  # at least one item goes, so the caller's loop progresses
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        _set(root, path, part(mid))
+        if len(compact(root)) <= chars:
+            lo = mid
+        else:
+            hi = mid - 1
+    return part(lo)
+
+
+# --- tools/list ------------------------------------------------------------------------------
+
+# Declared only where a list can be trimmed; the hint itself explains the count.
+_TRIM_PROPS: dict[str, Any] = {"truncated": {"type": "integer"}, "hint": {"type": "string"}}
+
+
+def lean_tool(tool: Tool) -> Tool:
+    """``tool`` as published: no generated titles, dedented text, the budget fields declared."""
+    params = _slim(tool.input_schema)
+    budget = budget_of(tool.name)
+    if budget.maximum > budget.default:
+        props = params.setdefault("properties", {})
+        props[MAX_ARG] = {
+            "type": "integer",
+            "minimum": 1_000,
+            "maximum": budget.maximum,
+            "default": budget.default,
+            "description": "result size cap in characters",
+        }
+    output = tool.output_schema
+    if output is not None:
+        output = _shallow(_slim(output, output=True))
+        if output.get("type") == "object" and '"array"' in compact(output.get("properties")):
+            output["properties"] = {**output["properties"], **_TRIM_PROPS}
+    return tool.model_copy(
+        update={
+            "description": reflow(tool.description or ""),
+            "input_schema": params,
+            "output_schema": output,
+        }
+    )
+
+
+def reflow(doc: str) -> str:
+    """A docstring as a model reads it best: no indentation, one line per paragraph."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def _slim(schema: Any, *, output: bool = False, in_properties: bool = False) -> Any:
+    """A copy of ``schema`` without pydantic's generated ``title`` keywords.
+
+    Keys of a ``properties`` or ``$defs`` mapping are names, never keywords, so a field that is
+    itself called ``title`` survives. In an output schema (what the server promises, not what it
+    checks) the repeated decimal pattern and time description, defaults, ``required`` and
+    ``additionalProperties`` go. Every payload valid before stays valid.
+    """
+    if isinstance(schema, list):
+        return [_slim(item, output=output) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if in_properties:
+            out[key] = _slim(value, output=output)
+        elif key == "title" and isinstance(value, str):
+            continue
+        elif key in ("properties", "$defs", "patternProperties"):
+            out[key] = _slim(value, output=output, in_properties=True)
+        else:
+            out[key] = _slim(value, output=output)
+    if in_properties:
+        return out
+    return _merge_null(_shorten(out) if output else out)
+
+
+_LONG_FORMS = (
+    ("pattern", DECIMAL_PATTERN),
+    ("description", "exact decimal as a string"),
+    ("description", "UTC, ISO 8601"),
+)
+
+
+def _shorten(schema: dict[str, Any]) -> dict[str, Any]:
+    for key, value in _LONG_FORMS:
+        if schema.get(key) == value:
+            del schema[key]
+    # A client checks a payload against these; a model reads them. Neither needs the full
+    # list of always-present fields nor the closed-world marker repeated in every object.
+    for key in ("default", "required", "additionalProperties"):
+        schema.pop(key, None)
+    return schema
+
+
+def _merge_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [{type: T, ...}, {type: null}]`` as ``type: [T, null]``: the same values pass,
+    because every other keyword of the arm applies only to values of type T."""
+    arms = schema.get("anyOf")
+    if not (isinstance(arms, list) and len(arms) == 2 and {"type": "null"} in arms):
+        return schema
+    other = arms[0] if arms[1] == {"type": "null"} else arms[1]
+    if not isinstance(other, dict) or not isinstance(other.get("type"), str):
+        return schema
+    if any(k in other for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const")):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**other, **rest, "type": [other["type"], "null"]}
+
+
+def _shallow(schema: dict[str, Any]) -> dict[str, Any]:
+    """The output schema with nested models as plain objects: the top level (what a model
+    branches on) stays typed and described, and every payload still validates. A nested enum
+    or scalar definition is inlined instead."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = defs.get(ref.removeprefix("#/$defs/"), {})
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            if target.get("type") == "object" or "properties" in target:
+                return {"type": "object", **rest}
+            return {**resolve(target), **rest}
+        return _merge_null({k: resolve(v) for k, v in node.items()})
+
+    out: dict[str, Any] = resolve(schema)
+    return out
+
+
+__all__ = [
+    "BUDGETS",
+    "DEFAULT_CHARS",
+    "MAX_ARG",
+    "Budget",
+    "budget_of",
+    "compact",
+    "current_budget",
+    "enter",
+    "lean_tool",
+    "leave",
+    "reflow",
+    "shape",
+    "take_budget",
+]
