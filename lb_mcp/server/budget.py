@@ -106,7 +106,10 @@ def leave(token: contextvars.Token[int]) -> None:
 def shape(tool: str, result: CallToolResult, chars: int) -> CallToolResult:
     """The result as compact JSON text within ``chars``, trimmed with a count if it was over."""
     data = result.structured_content
-    if result.is_error or not isinstance(data, dict):
+    # A result that is more than JSON text (an image with its summary) is already what the tool
+    # means to show: cap its text, never replace it with the data behind it.
+    pictures = any(not isinstance(block, TextContent) for block in result.content)
+    if result.is_error or pictures or not isinstance(data, dict):
         return _cap_text(result, chars)
     text = compact(data)
     if len(text) > chars:
@@ -257,6 +260,8 @@ def _slim(schema: Any, *, output: bool = False, in_properties: bool = False) -> 
             out[key] = _slim(value, output=output)
         elif key == "title" and isinstance(value, str):
             continue
+        elif key == "default" and value is None:
+            continue  # an optional argument left out already means "none"
         elif key in ("properties", "$defs", "patternProperties"):
             out[key] = _slim(value, output=output, in_properties=True)
         else:
