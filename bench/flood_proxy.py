@@ -75,20 +75,23 @@ class Templates:
         out = []
         for i in range(VARIANTS):
             price = Decimal("321.40") + Decimal(i) / 10
-            body = quote_pb2.PushQuote(
-                symbol=symbol,
-                last_done=str(price),
-                open="320.00",
-                high=str(price + 1),
-                low="318.20",
-                timestamp=int(time.time()),
-                volume=12_345_600 + i,
-                turnover=str(price * 12_345_600),
-                trade_status=0,
-                trade_session=0,
-                current_volume=100 + i,
-                current_turnover=str(price * (100 + i)),
-            ).SerializeToString() + b"\x10"  # field 2 (sequence), varint: appended per frame
+            body = (
+                quote_pb2.PushQuote(
+                    symbol=symbol,
+                    last_done=str(price),
+                    open="320.00",
+                    high=str(price + 1),
+                    low="318.20",
+                    timestamp=int(time.time()),
+                    volume=12_345_600 + i,
+                    turnover=str(price * 12_345_600),
+                    trade_status=0,
+                    trade_session=0,
+                    current_volume=100 + i,
+                    current_turnover=str(price * (100 + i)),
+                ).SerializeToString()
+                + b"\x10"
+            )  # field 2 (sequence), varint: appended per frame
             packet = struct.pack(">BB", 3, int(QuoteCommand.PushQuoteData))
             packet += (len(body) + 4).to_bytes(3, "big") + body
             size = len(packet) + 4
@@ -184,7 +187,7 @@ class Proxy:
                     client.transport.write(chunk)
                     sent += n
             times.extend([now] * n)
-        log.write_text("".join(f"{t:.6f}\n" for t in times))
+        log.write_text("".join(f"{t:.6f}\n" for t in times))  # noqa: ASYNC240
         return f"done sent={sent} t0={t0:.6f} t1={time.monotonic():.6f}"
 
 

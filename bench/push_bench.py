@@ -225,9 +225,7 @@ def worker_rtt(env: dict[str, str], kind: str) -> None:
         if kind == "official-async":
             from longbridge.openapi import AsyncQuoteContext
 
-            actx = AsyncQuoteContext.create(
-                _official_config(env, env["LONGBRIDGE_QUOTE_WS_URL"])
-            )
+            actx = AsyncQuoteContext.create(_official_config(env, env["LONGBRIDGE_QUOTE_WS_URL"]))
             call = actx.quote
             await call(["700.HK"])
             await _serve_blocks(call)
@@ -275,7 +273,9 @@ def _read_until_ready(proc: subprocess.Popen[str], what: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _process(args: list[str], what: str, cwd: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+def _process(
+    args: list[str], what: str, cwd: str
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     proc = subprocess.Popen(
         [sys.executable, *args],
         cwd=cwd,  # the official SDK reads ./.env: keep it out of the repo
@@ -304,7 +304,12 @@ def _fields(answer: str) -> dict[str, float]:
 
 
 def flood_block(
-    kind: str, scenario: str, env: dict[str, str], proxy: subprocess.Popen[str], seconds: float, cwd: str
+    kind: str,
+    scenario: str,
+    env: dict[str, str],
+    proxy: subprocess.Popen[str],
+    seconds: float,
+    cwd: str,
 ) -> dict[str, Any]:
     args = [__file__, "--worker", kind, "--scenario", scenario, "--env", json.dumps(env)]
     with _process(args, f"{kind} worker", cwd) as (worker, _):
@@ -348,16 +353,22 @@ def print_drain(results: dict[str, list[dict[str, Any]]], args: argparse.Namespa
         f"\ndrain: {len(SYMBOLS)} symbols, pre-encoded PushQuote flood for {args.seconds:g} s, "
         f"{args.blocks} interleaved blocks per client (medians)"
     )
-    print(f"  proxy wrote per block: official {_med([r['sent'] for r in off]):.0f}, "
-          f"ours {_med([r['sent'] for r in ours]):.0f} frames (bounded by what each client read)")
-    print(f"  official callbacks/s (flood start -> last callback): {_med(off_rate):,.0f}; "
-          f"drain ended {_med([r['cb_end'] - r['t1'] for r in off]):.2f} s after the flood; "
-          f"peak RSS {_mib(_med([r['rss_peak'] for r in off]))} MiB "
-          f"(start {_mib(_med([r['rss_start'] for r in off]))})")
-    print(f"  ours pushes ingested/s (decoded + sequenced + merged): {_med(our_ingest):,.0f}; "
-          f"callbacks/s {_med(our_cb):,.0f}; peak RSS "
-          f"{_mib(_med([r['rss_peak'] for r in ours]))} MiB "
-          f"(start {_mib(_med([r['rss_start'] for r in ours]))})")
+    print(
+        f"  proxy wrote per block: official {_med([r['sent'] for r in off]):.0f}, "
+        f"ours {_med([r['sent'] for r in ours]):.0f} frames (bounded by what each client read)"
+    )
+    print(
+        f"  official callbacks/s (flood start -> last callback): {_med(off_rate):,.0f}; "
+        f"drain ended {_med([r['cb_end'] - r['t1'] for r in off]):.2f} s after the flood; "
+        f"peak RSS {_mib(_med([r['rss_peak'] for r in off]))} MiB "
+        f"(start {_mib(_med([r['rss_start'] for r in off]))})"
+    )
+    print(
+        f"  ours pushes ingested/s (decoded + sequenced + merged): {_med(our_ingest):,.0f}; "
+        f"callbacks/s {_med(our_cb):,.0f}; peak RSS "
+        f"{_mib(_med([r['rss_peak'] for r in ours]))} MiB "
+        f"(start {_mib(_med([r['rss_start'] for r in ours]))})"
+    )
     ratios = [a / b for a, b in zip(our_ingest, off_rate, strict=True) if b]
     print(f"  ratio ours ingest / official drain: {_med(ratios):.2f}x (goal >= 1.5x)")
 
@@ -395,16 +406,20 @@ def run_rtt(env: dict[str, str], args: argparse.Namespace, cwd: str) -> None:
                 samples[kind].extend(json.loads(_ask(workers[kind], f"block {args.rtt_calls}")))
             # 100 pulls/s per connection: stay inside the refill, never measure throttling
             time.sleep(max(0.0, args.rtt_calls / 90 - (time.monotonic() - start)))
-    print(f"\nquote(['700.HK']) round trip, {args.rtt_blocks} interleaved blocks of "
-          f"{args.rtt_calls} calls per client")
+    print(
+        f"\nquote(['700.HK']) round trip, {args.rtt_blocks} interleaved blocks of "
+        f"{args.rtt_calls} calls per client"
+    )
     p50: dict[str, float] = {}
     for kind in kinds:
         ordered = sorted(samples[kind])
         p50[kind] = statistics.median(ordered) * 1000
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
         print(f"  {kind:15} n={len(ordered)}  p50 {p50[kind]:.3f} ms  p99 {p99:.3f} ms")
-    print(f"  ours / official async p50: {p50['ours'] / p50['official-async']:.2f}x (goal <= 1.0x); "
-          f"ours / official sync p50: {p50['ours'] / p50['official-sync']:.2f}x (goal <= 1.3x)")
+    print(
+        f"  ours / official async p50: {p50['ours'] / p50['official-async']:.2f}x (goal <= 1.0x); "
+        f"ours / official sync p50: {p50['ours'] / p50['official-sync']:.2f}x (goal <= 1.3x)"
+    )
 
 
 @contextlib.contextmanager
