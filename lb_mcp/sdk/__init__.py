@@ -47,6 +47,8 @@ from lb_mcp.sdk.errors import (
 )
 
 if TYPE_CHECKING:
+    from lb_mcp.sdk.oauth.builder import OAuthBuilder
+    from lb_mcp.sdk.oauth.client import OAuth
     from lb_mcp.sdk.quote.context import QuoteContext, QuotePush
     from lb_mcp.sdk.quote.models import (
         Brokers,
@@ -117,6 +119,8 @@ _LAZY: dict[str, str] = {
     "MarginRatio": "trade.models",
     "MarketTradingDays": "quote.models",
     "MarketTradingSession": "quote.models",
+    "OAuth": "oauth.client",
+    "OAuthBuilder": "oauth.builder",
     "Order": "trade.models",
     "OrderChargeDetail": "trade.models",
     "OrderDetail": "trade.models",
@@ -194,6 +198,8 @@ __all__ = [
     "Market",
     "MarketTradingDays",
     "MarketTradingSession",
+    "OAuth",
+    "OAuthBuilder",
     "OpenApiException",
     "Order",
     "OrderChargeDetail",
