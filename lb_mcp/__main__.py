@@ -1,8 +1,10 @@
 """Composition root for ``lb-mcp serve | sim | demo | audit``: where sdk, sim and server meet.
 
-``serve`` picks the backend from the environment, once: without ``LONGBRIDGE_*`` (or legacy
-``LONGPORT_*``) credentials it starts the embedded simulator in-process (mode sandbox); with
-them it uses ``Config.from_apikey_env()`` (mode live). Logs go to stderr only, because stdout is
+``serve`` picks the backend from the environment, once: an OAuth client id (``--client-id`` or
+``LONGBRIDGE_OAUTH_CLIENT_ID``) with the token ``lb-mcp login`` stored means live on OAuth;
+otherwise ``LONGBRIDGE_*`` (or legacy ``LONGPORT_*``) API-key credentials mean live through
+``Config.from_apikey_env()``; without either it starts the embedded simulator in-process (mode
+sandbox). Logs go to stderr only, because stdout is
 the stdio transport. Limits and switches come from ``LB_MCP_*`` and, optionally, the human-edited
 TOML file named by ``--config PATH`` or ``LB_MCP_CONFIG`` (the environment wins over the file).
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lb_mcp.sdk.oauth import OAuth
     from lb_mcp.server.backend import Backend
     from lb_mcp.server.settings import ServerSettings
 
@@ -61,7 +64,35 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"TOML settings file (default: ${CONFIG_ENV}); LB_MCP_* variables override it",
     )
+    serve.add_argument(
+        "--client-id",
+        default=None,
+        metavar="ID",
+        help="go live on OAuth with the token `lb-mcp login` stored for this client "
+        "(default: $LONGBRIDGE_OAUTH_CLIENT_ID)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO on stderr")
+
+    login = sub.add_parser("login", help="sign in to Longbridge with OAuth 2.0 (browser)")
+    login.add_argument(
+        "--client-id",
+        default=None,
+        metavar="ID",
+        help="OAuth client id (default: $LONGBRIDGE_OAUTH_CLIENT_ID)",
+    )
+    login.add_argument(
+        "--region",
+        choices=["cn", "hk"],
+        default=None,
+        help="cn: accounts opened in mainland China (.cn); hk: everyone else",
+    )
+    login.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
+    login.add_argument("--port", type=int, default=60355, help="loopback port for the redirect")
+    login.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for it")
+
+    logout = sub.add_parser("logout", help="revoke and delete the stored OAuth token")
+    logout.add_argument("--client-id", default=None, metavar="ID")
+    logout.add_argument("--region", choices=["cn", "hk"], default=None)
 
     demo = sub.add_parser("demo", help="drive the server on the simulator from a real client")
     demo.add_argument("--seed", type=int, default=7)
@@ -91,12 +122,21 @@ def _is_loopback(host: str) -> bool:
 
 
 @asynccontextmanager
-async def open_backend(env: Mapping[str, str], seed: int = 7) -> AsyncIterator[Backend]:
-    """The Backend for this environment; the simulator runs for as long as the context."""
+async def open_backend(
+    env: Mapping[str, str], seed: int = 7, oauth: OAuth | None = None
+) -> AsyncIterator[Backend]:
+    """The Backend for this environment; the simulator runs for as long as the context.
+    ``oauth``: a stored sign-in (see :func:`lb_mcp.login.signed_in`), which wins over API keys."""
     from lb_mcp.sdk.config import Config
     from lb_mcp.sdk.enums import Mode
     from lb_mcp.server.backend import Backend
 
+    if oauth is not None:
+        if has_credentials(env):
+            log.warning("both an OAuth client id and API keys are set: using OAuth")
+        config = Config.from_oauth(oauth, env=env)
+        yield Backend(config=config, mode=Mode.LIVE, description="Longbridge OpenAPI (live, OAuth)")
+        return
     if has_credentials(env):
         config = Config.from_apikey_env(env=env)
         yield Backend(config=config, mode=Mode.LIVE, description="Longbridge OpenAPI (live)")
@@ -169,7 +209,20 @@ async def _serve_started(args: argparse.Namespace) -> int:
         return 2
     from lb_mcp.server.app import build_server
 
-    async with open_backend(os.environ, args.seed) as backend:
+    oauth = None
+    from lb_mcp.login import client_id_from
+
+    client_id = client_id_from(args.client_id, os.environ)
+    if client_id is not None:
+        from lb_mcp.login import signed_in
+        from lb_mcp.sdk.errors import AuthError
+
+        try:
+            oauth = await signed_in(client_id, os.environ)
+        except AuthError as exc:
+            print(f"lb-mcp: {exc.message}", file=sys.stderr, flush=True)
+            return 2
+    async with open_backend(os.environ, args.seed, oauth) as backend:
         mcp = build_server(settings, backend)
         gc.freeze()
         gc.enable()
@@ -249,6 +302,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(demo())
         except KeyboardInterrupt:
             return 130
+    if args.command == "login":
+        from lb_mcp.login import run_login
+
+        return run_login(
+            args.client_id,
+            args.region,
+            not args.no_browser,
+            args.port,
+            args.timeout,
+            os.environ,
+        )
+    if args.command == "logout":
+        from lb_mcp.login import run_logout
+
+        return run_logout(args.client_id, args.region, os.environ)
     if args.command == "audit":
         from lb_mcp.server.gate.records.audit_cli import run_audit
 

@@ -15,6 +15,8 @@ OFFICIAL = [
     "AdjustType",
     "Config",
     "Market",
+    "OAuth",
+    "OAuthBuilder",
     "OpenApiException",
     "OrderSide",
     "OrderStatus",

@@ -47,6 +47,8 @@ from lb_mcp.sdk.errors import (
 )
 
 if TYPE_CHECKING:
+    from lb_mcp.sdk.oauth.builder import OAuthBuilder
+    from lb_mcp.sdk.oauth.client import OAuth
     from lb_mcp.sdk.quote.context import QuoteContext, QuotePush
     from lb_mcp.sdk.quote.market_models import (
         CalcIndex,
@@ -166,6 +168,8 @@ _LAZY: dict[str, str] = {
     "OptionQuote": "quote.market_models",
     "OptionStandardAttr": "quote.market_models",
     "OptionType": "quote.market_models",
+    "OAuth": "oauth.client",
+    "OAuthBuilder": "oauth.builder",
     "Order": "trade.models",
     "OrderChargeDetail": "trade.models",
     "OrderDetail": "trade.models",
@@ -268,6 +272,8 @@ __all__ = [
     "MarketTemperature",
     "MarketTradingDays",
     "MarketTradingSession",
+    "OAuth",
+    "OAuthBuilder",
     "OpenApiException",
     "OptionChainContract",
     "OptionDirection",

@@ -118,6 +118,11 @@ def map_exception(exc: BaseException) -> ToolFailure:
         return ToolFailure("INVALID_ARGUMENT", f"{_broker_text(exc)}; fix the argument and retry")
     if isinstance(exc, ConfigError):
         return ToolFailure("CONFIG", "the server is misconfigured; ask the human to check it")
+    if isinstance(exc, AuthError) and exc.code is None:  # a sign-in problem (lb_mcp.sdk.oauth)
+        text = clean_text(exc.message, 300)
+        if not getattr(exc, "terminal", True):
+            return ToolFailure("UPSTREAM_UNAVAILABLE", f"{text}", retryable=True)
+        return ToolFailure("AUTH_FAILED", f"{text}; the human must sign in again. Do not retry.")
     if isinstance(exc, AuthError):
         return ToolFailure(
             "AUTH_FAILED",

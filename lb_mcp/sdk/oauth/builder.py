@@ -118,8 +118,9 @@ class OAuthBuilder:
             return stored
         return await self.authorize(on_open_url)
 
-    async def load_stored(self) -> OAuth | None:
-        """The stored sign-in, refreshed if needed; ``None`` if there is none or it is dead."""
+    async def load_stored(self, *, strict: bool = False) -> OAuth | None:
+        """The stored sign-in, refreshed if needed; ``None`` if there is none or (unless
+        ``strict``, which raises the reason) it could not be refreshed."""
         token = self.store.load(self.client_id)
         if token is None:
             return None
@@ -128,10 +129,8 @@ class OAuthBuilder:
             return oauth
         try:
             await oauth.access_token()
-        except RefreshUnavailable:
-            raise
         except OAuthError as exc:
-            if isinstance(exc, UnknownClient):
+            if strict or isinstance(exc, RefreshUnavailable | UnknownClient):
                 raise
             log.info("stored sign-in could not be refreshed: %s", exc.message)
             return None

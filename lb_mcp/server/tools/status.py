@@ -29,9 +29,41 @@ class LimitsOut(Out):
     confirmation: str = Field(description="human (elicitation or approval page) or auto")
 
 
+class AuthOut(Out):
+    mode: str = Field(description="oauth (lb-mcp login), api_key, or simulator")
+    token_expires_at: UtcTime | None = None
+    token_expires_in_days: float | None = Field(
+        default=None, description="OAuth: refreshed in time"
+    )
+    signed_in: bool = Field(default=True, description="false: the human must run `lb-mcp login`")
+
+
+def build_auth(app: AppContext) -> AuthOut:
+    """How the server authenticates; never the credential itself."""
+    from datetime import UTC, datetime
+
+    from lb_mcp.sdk.enums import Mode
+
+    if app.mode is Mode.SANDBOX:
+        return AuthOut(mode="simulator")
+    config = app.backend.config
+    oauth = config.oauth
+    if oauth is None:
+        return AuthOut(mode=config.auth_mode)
+    expires = oauth.expires_at
+    days = None if expires is None else (expires - datetime.now(UTC)).total_seconds() / 86_400
+    return AuthOut(
+        mode="oauth",
+        token_expires_at=expires,
+        token_expires_in_days=None if days is None else round(days, 2),
+        signed_in=oauth.failure is None,
+    )
+
+
 class StatusResult(Out):
     mode: str = Field(description="sandbox (embedded simulator, no real money) or live")
     backend: str
+    auth: AuthOut
     trading_enabled: bool
     limits: LimitsOut
     orders: dict[str, Any] = Field(description="order service status: usage today, gate state")
@@ -56,6 +88,7 @@ def build_status(app: AppContext) -> StatusResult:
     return StatusResult(
         mode=app.mode.value,
         backend=app.backend.description,
+        auth=build_auth(app),
         trading_enabled=app.trading_enabled,
         limits=LimitsOut(
             max_order_notional=s.max_order_notional,
