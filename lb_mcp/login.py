@@ -71,6 +71,14 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _quiet_logs() -> None:
+    """The CLI reports every failure itself, once; without this, Python's last-resort handler
+    would print the SDK's warning about the same failure a second time."""
+    root = logging.getLogger("lb_mcp")
+    if not root.handlers and not logging.getLogger().handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def _fail(text: str) -> int:
     print(f"lb-mcp: {text}", file=sys.stderr, flush=True)
     return 2
@@ -118,6 +126,7 @@ def run_login(
     timeout_s: float,
     env: Mapping[str, str],
 ) -> int:
+    _quiet_logs()
     cid = client_id_from(client_id, env)
     if cid is None:
         return _fail(
@@ -149,6 +158,7 @@ async def _logout(client_id: str, region: str | None, env: Mapping[str, str]) ->
 
 
 def run_logout(client_id: str | None, region: str | None, env: Mapping[str, str]) -> int:
+    _quiet_logs()
     cid = client_id_from(client_id, env)
     if cid is None:
         return _fail(f"no OAuth client id: pass --client-id ID or set {CLIENT_ID_ENV}")

@@ -151,7 +151,9 @@ class OAuthBuilder:
                 "code_challenge": challenge,
                 "code_challenge_method": "S256",
             }
-            opened = on_open_url(f"{self.base_url}/authorize?{urlencode(query)}")
+            url = f"{self.base_url}/authorize?{urlencode(query)}"
+            await self._preflight(url)
+            opened = on_open_url(url)
             if inspect.isawaitable(opened):
                 await opened
             result = await listener.wait(self.timeout)
@@ -178,6 +180,18 @@ class OAuthBuilder:
             raise AuthorizationDenied(f"the token answer was unusable: {exc}") from None
         self.store.save(token)
         return self._handle(token)
+
+    async def _preflight(self, url: str) -> None:
+        """Ask for the authorize page before sending the human there: a server that refuses
+        the request outright (unknown client id, usually the wrong region) is reported now
+        instead of as a browser that never comes back. Unreachable → let the browser try."""
+        try:
+            async with httpx.AsyncClient(transport=self._transport, timeout=10) as client:
+                response = await client.get(url, follow_redirects=False)
+        except httpx.HTTPError:
+            return
+        if response.status_code in (400, 401, 404):
+            raise UnknownClient(self.client_id, self.base_url)
 
 
 async def _exchange(oauth: OAuth, form: dict[str, str]) -> dict[str, Any]:

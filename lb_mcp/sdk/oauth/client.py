@@ -146,12 +146,12 @@ class OAuth:
     def mark_failed(self, error: OAuthError) -> OAuthError:
         """Make ``error`` terminal for this handle (every later use raises it); returns it."""
         self._dead = error
-        log.warning("%s", error.message)
+        log.info("%s", error.message)  # the caller reports it; a warning would say it twice
         return error
 
     def _fail(self, error: OAuthError) -> NoReturn:
         self._dead = error
-        log.warning("%s", error.message)
+        log.info("%s", error.message)
         raise error
 
     async def post_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
@@ -179,7 +179,9 @@ class OAuth:
         if error == "invalid_client":
             self._fail(UnknownClient(self._client_id, self.base_url))
         if error == "invalid_grant":
-            self._fail(TokenRevoked(self._client_id, error))
+            token = self._token
+            expired = token is not None and token.expires_at <= self._clock()
+            self._fail(TokenRevoked(self._client_id, error, expired=expired))
         self._fail(RefreshFailed(self._client_id, error))
 
     async def revoke(self) -> bool:

@@ -26,10 +26,15 @@ class NoStoredToken(OAuthError):
 class TokenRevoked(OAuthError):
     """The server refused the refresh token (revoked, expired or rotated away)."""
 
-    def __init__(self, client_id: str, detail: str = "") -> None:
+    def __init__(self, client_id: str, detail: str = "", *, expired: bool = False) -> None:
         why = f" ({detail})" if detail else ""
+        what = (
+            "has expired and the server refused to refresh it"
+            if expired
+            else "was revoked or has expired"
+        )
         super().__init__(
-            f"the sign-in for OAuth client {client_id} was revoked or has expired{why}: run "
+            f"the sign-in for OAuth client {client_id} {what}{why}: run "
             f"`lb-mcp login --client-id {client_id}`"
         )
 

@@ -218,6 +218,7 @@ class AuthServer:
 
     def summary(self) -> dict[str, object]:
         return {
+            "client_id": self.default_client,  # not a secret: public clients have none
             "auto_approve": self.auto_approve,
             "refuse_refresh": self.refuse_refresh,
             "access_lifetime_s": self.access_lifetime_s,
