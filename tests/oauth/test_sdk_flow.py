@@ -253,3 +253,35 @@ async def test_an_unknown_client_is_told_to_check_the_id_or_region(rig: Rig) -> 
     rig.clock.now += 2_592_000
     with pytest.raises(OAuthError, match="region"):
         await rig.builder().build_async(Browser())
+
+
+async def test_the_trade_socket_reconnects_after_expiry_and_stops_once_revoked(rig: Rig) -> None:
+    oauth = await rig.login()
+    config = rig.config(oauth)
+    with anyio.fail_after(15):
+        async with TradeContext(config, ws_options=FAST) as trade:
+            await trade.subscribe([TopicType.Private])
+            rig.sim.oauth.expire_access()
+            rig.sim.faults.reject_reconnect = True  # a new AUTH, so a new OTP, so a new token
+            await rig.sim.drop_trade_connections()
+            await eventually(
+                lambda: (
+                    trade.connection_state().reconnects >= 1 and trade.connection_state().connected
+                )
+            )
+            assert oauth.refreshes == 1
+            assert await trade.account_balance()
+
+            token = oauth.cached_access_token()
+            assert await oauth.revoke()
+            rig.sim.oauth.expire_access()
+            await rig.sim.drop_trade_connections()
+            await eventually(lambda: trade.connection_state().status == "failed")
+            state = trade.connection_state()
+            assert "revoked" in (state.last_error or "") and token not in (state.last_error or "")
+            calls = rig.sim.oauth.counts["refresh_calls"]
+            with pytest.raises(OAuthError):
+                await trade.account_balance()
+            await anyio.sleep(0.2)  # a reconnect loop would be hitting the token endpoint now
+    assert rig.sim.oauth.counts["refresh_calls"] == calls
+    assert rig.sim.oauth.counts["refreshes"] == 1
