@@ -9,14 +9,17 @@ read ``./.env`` implicitly: a stale file silently shadowing the environment is a
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lb_mcp.sdk.errors import OpenApiException
+from lb_mcp.sdk.transport.token_refresh import refresh_legacy_token
 
 if TYPE_CHECKING:
     from lb_mcp.sdk.oauth.client import OAuth
@@ -136,6 +139,30 @@ class Config:
         if any(v.startswith("us_") for v in (self.app_key, self.app_secret, token)):
             return "us"
         return "ap"
+
+    def refresh_access_token(self, expired_at: datetime | None = None) -> str:
+        """Blocking variant of :meth:`refresh_access_token_async` (not inside a running loop)."""
+        return asyncio.run(self.refresh_access_token_async(expired_at))
+
+    async def refresh_access_token_async(self, expired_at: datetime | None = None) -> str:
+        """A new access token (official name and signature).
+
+        API key: ``GET /v1/token/refresh`` valid until ``expired_at`` (default 90 days from now,
+        timezone-aware); returns the new token and leaves this frozen config as it is, so build
+        the next one with it (``dataclasses.replace(config, access_token=new)``). OAuth: the
+        official SDK does not support this; here it refreshes the sign-in now (the server picks
+        the lifetime, ``expired_at`` is ignored), saves the token file and returns the new token.
+        """
+        if self.oauth is not None:
+            return await self.oauth.refresh()
+        return await refresh_legacy_token(
+            self.http_url,
+            app_key=self.app_key,
+            app_secret=self.app_secret,
+            access_token=self.access_token,
+            expired_at=expired_at,
+            headers={"accept-language": self.language.value, "x-dc-region": self.dc_region},
+        )
 
     def with_urls(
         self,

@@ -29,7 +29,7 @@ from lb_mcp.sim.exchange.matching import Broker
 from lb_mcp.sim.exchange.seeding import seed_account
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.market.sessions import Hours
-from lb_mcp.sim.oauth import AuthServer, oauth_admin_routes, oauth_routes
+from lb_mcp.sim.oauth import AuthServer, legacy_token_routes, oauth_admin_routes, oauth_routes
 from lb_mcp.sim.wire.admin import admin_routes
 from lb_mcp.sim.wire.http_app import ApiState, build_app
 from lb_mcp.sim.wire.ratelimit import SlidingWindowLimiter
@@ -97,7 +97,12 @@ class Simulator:
         self.faults = Faults()  # protocol faults of the sockets (test hooks)
         self.app = build_app(
             self.api,
-            {**ROUTES, **admin_routes(self), **oauth_admin_routes(self.oauth)},
+            {
+                **ROUTES,
+                **admin_routes(self),
+                **oauth_admin_routes(self.oauth),
+                **legacy_token_routes(),
+            },
             outside=oauth_routes(self.oauth),
         )
         self.http_url = ""

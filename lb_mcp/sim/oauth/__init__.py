@@ -8,6 +8,12 @@ rotation and revocation. The gateway accepts the access tokens it issues as ``Be
 from __future__ import annotations
 
 from lb_mcp.sim.oauth.grants import AuthServer, OAuthRefusal
-from lb_mcp.sim.oauth.routes import oauth_admin_routes, oauth_routes
+from lb_mcp.sim.oauth.routes import legacy_token_routes, oauth_admin_routes, oauth_routes
 
-__all__ = ["AuthServer", "OAuthRefusal", "oauth_admin_routes", "oauth_routes"]
+__all__ = [
+    "AuthServer",
+    "OAuthRefusal",
+    "legacy_token_routes",
+    "oauth_admin_routes",
+    "oauth_routes",
+]

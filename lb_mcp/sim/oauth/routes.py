@@ -9,11 +9,14 @@
     POST /oauth2/revoke                            RFC 7009
     POST /sim/admin/oauth?auto_approve=1&access_lifetime=S&refuse_refresh=1
                          &expire_access=1&revoke_all=1    test switches (signed, like all admin)
+    GET  /v1/token/refresh?expired_at=RFC3339      the legacy API-key token refresh (signed)
 """
 
 from __future__ import annotations
 
 import html
+import secrets
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -167,4 +170,31 @@ def oauth_admin_routes(server: AuthServer) -> dict[tuple[str, str], Handler]:
     return {("POST", "/sim/admin/oauth"): admin}
 
 
-__all__ = ["oauth_admin_routes", "oauth_routes"]
+def legacy_token_routes() -> dict[tuple[str, str], Handler]:
+    """``GET /v1/token/refresh``: a new API-key access token until ``expired_at``. The old one
+    keeps working (whether Longbridge retires it at once is unconfirmed, and the admin clients
+    of a running simulator hold it). Answer fields per rest.md; ``account_info`` is left out."""
+
+    async def refresh(state: ApiState, call: Call) -> object:
+        raw = call.query.get("expired_at", "")
+        try:
+            until = datetime.fromisoformat(raw)
+        except ValueError:
+            raise bad_request(f"invalid expired_at: {raw[:40]!r} (RFC 3339)") from None
+        if until.tzinfo is None:
+            raise bad_request("expired_at needs a time zone (RFC 3339)")
+        now = state.clock()
+        if until.timestamp() <= now:
+            raise bad_request("expired_at must be in the future")
+        token = "sim_token_" + secrets.token_urlsafe(18)
+        state.refreshed_tokens[token] = until.timestamp()
+        return {
+            "token": token,
+            "expired_at": until.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "issued_at": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+    return {("GET", "/v1/token/refresh"): refresh}
+
+
+__all__ = ["legacy_token_routes", "oauth_admin_routes", "oauth_routes"]

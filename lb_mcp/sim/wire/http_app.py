@@ -59,6 +59,8 @@ class ApiState:
     online: Callable[[], int] = lambda: 0
     # Bearer tokens issued by the simulator's authorization server (lb_mcp.sim.oauth).
     bearer_valid: Callable[[str], bool] = lambda _token: False
+    # API-key access tokens from GET /v1/token/refresh -> expiry (the original stays good too).
+    refreshed_tokens: dict[str, float] = field(default_factory=dict)
     watchlist: WatchlistBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,7 +127,8 @@ def _authenticate(state: ApiState, request: Request, path: str, query: str, body
     )
     if given is None or expected is None or not hmac.compare_digest(given, expected):
         raise SimError(403201, "signature invalid", 403)
-    if not hmac.compare_digest(authorization, state.access_token):
+    current = hmac.compare_digest(authorization, state.access_token)
+    if not current and state.refreshed_tokens.get(authorization, 0.0) <= state.clock():
         raise SimError(401003, "token expired", 401)
 
 
