@@ -145,3 +145,19 @@ async def test_a_denied_consent_and_a_missing_client_id_are_one_line_each(
     assert not token_path(env, sim.client_id).exists()
     line = one_line_error(await run_cli(["login", "--no-browser"], env))
     assert "no OAuth client id: pass --client-id ID or set LONGBRIDGE_OAUTH_CLIENT_ID" in line
+
+
+async def test_an_expired_sign_in_with_the_oauth_server_unreachable_says_check_the_network(
+    sim: SimProcess, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path, sim)
+    assert (await login(env, sim.client_id)).returncode == 0
+    token = _expire_locally(env, sim.client_id, -60)
+    with socket.socket() as closed:  # a port nobody listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env["LONGBRIDGE_OAUTH_URL"] = f"http://127.0.0.1:{port}/oauth2"
+    line = one_line_error(await run_cli(_serve(sim.client_id), env))
+    assert "the OAuth server did not answer a token refresh" in line and "network" in line
+    _no_secret(line, token)
+    assert read_token(env, sim.client_id) == token  # the sign-in is kept for the next try

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from lb_mcp.sdk import Config, HttpClient, QuoteContext, SubType, TopicType, TradeContext
@@ -18,6 +19,7 @@ from lb_mcp.sdk.oauth import (
     OAuth,
     OAuthBuilder,
     OAuthError,
+    RefreshUnavailable,
     TokenRevoked,
     TokenStore,
 )
@@ -285,3 +287,35 @@ async def test_the_trade_socket_reconnects_after_expiry_and_stops_once_revoked(r
             await anyio.sleep(0.2)  # a reconnect loop would be hitting the token endpoint now
     assert rig.sim.oauth.counts["refresh_calls"] == calls
     assert rig.sim.oauth.counts["refreshes"] == 1
+
+
+class Unreachable(httpx.AsyncBaseTransport):
+    """An OAuth server that cannot be reached; counts the attempts."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.attempts += 1
+        raise httpx.ConnectError("unreachable", request=request)
+
+
+async def test_an_unreachable_oauth_server_postpones_the_refresh_while_the_token_is_good(
+    rig: Rig,
+) -> None:
+    rig.sim.oauth.access_lifetime_s = 600
+    await rig.login()
+    rig.clock.now += 400  # 200 s left: inside the 300 s margin
+    down = Unreachable()
+    oauth = await rig.builder(transport=down).load_stored(strict=True)
+    assert oauth is not None and down.attempts == 1
+    async with HttpClient(rig.config(oauth)) as http:
+        await http.request("GET", "/v1/asset/account")  # the current token still works
+        assert down.attempts == 1  # no new attempt on every call
+        rig.clock.now += 31
+        await http.request("GET", "/v1/asset/account")
+        assert down.attempts == 2  # tried again after the pause
+        rig.clock.now += 200  # now really expired
+        with pytest.raises(RefreshUnavailable, match="check the network"):
+            await http.request("GET", "/v1/asset/account")
+    assert oauth.failure is None  # not terminal: the sign-in itself may be fine

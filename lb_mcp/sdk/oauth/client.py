@@ -2,7 +2,8 @@
 
 Token rules follow the official SDK (protocol.md §1.5): refresh when fewer than 300 s remain,
 checked on every use (each HTTP request, each socket connect); keep the old refresh token when the
-answer has none; save every new token. On top of that, a refused refresh is terminal: the handle
+answer has none; save every new token. Unlike it, an OAuth server that does not answer does not
+fail a call while the current token is still valid. A refused refresh is terminal: the handle
 remembers the failure and raises it again without another network call, so a socket's reconnect
 loop or an agent's retries cannot hammer the OAuth server with a revoked token.
 """
@@ -32,6 +33,7 @@ from lb_mcp.sdk.oauth.token import OAuthToken, TokenStore
 log = logging.getLogger(__name__)
 
 TOKEN_TIMEOUT_S = 30.0
+REFRESH_RETRY_S = 30.0  # pause between refresh attempts while the OAuth server is unreachable
 
 
 class OAuth:
@@ -57,6 +59,7 @@ class OAuth:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._dead: OAuthError | None = None
+        self._retry_at = 0.0  # no refresh attempt before this (after an unreachable server)
         self.refreshes = 0  # successful refreshes, for status and tests
 
     @classmethod
@@ -103,8 +106,17 @@ class OAuth:
             token = self._token
             if token is None:
                 raise NoStoredToken(self._client_id)
-            if token.expires_soon(self._clock()):
-                await self._refresh_locked(token)
+            now = self._clock()
+            if token.expires_soon(now) and (token.expires_at <= now or now >= self._retry_at):
+                try:
+                    await self._refresh_locked(token)
+                except RefreshUnavailable:
+                    # The OAuth server is unreachable but the token still works for a while:
+                    # keep using it, and try again after a pause (not on every call) until then.
+                    if token.expires_at <= self._clock():
+                        raise
+                    self._retry_at = self._clock() + REFRESH_RETRY_S
+                    log.info("token refresh postponed: the OAuth server did not answer")
             return self.cached_access_token()
 
     async def refresh(self, rejected: str | None = None) -> str:
