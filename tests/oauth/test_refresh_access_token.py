@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -99,3 +100,15 @@ async def test_in_oauth_mode_it_refreshes_the_sign_in_and_saves_it(
     assert simulator.oauth.counts["refreshes"] == 1
     assert simulator.oauth.valid_access(new)
     await _works(config)
+
+
+@pytest.mark.parametrize("name", ["refresh_access_token", "refresh_access_token_async"])
+def test_the_signature_is_the_official_sdks(name: str) -> None:
+    official = pytest.importorskip("longbridge.openapi")
+
+    def shape(method: object) -> list[tuple[str, object]]:
+        params = inspect.signature(method).parameters.values()  # type: ignore[arg-type]
+        return [(p.name, p.default) for p in params if p.name != "self"]
+
+    assert shape(getattr(Config, name)) == shape(getattr(official.Config, name))
+    assert shape(getattr(Config, name)) == [("expired_at", None)]
