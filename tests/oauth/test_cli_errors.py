@@ -95,7 +95,7 @@ async def test_a_client_of_another_region_is_told_to_check_the_region(
     line = one_line_error(
         await run_cli(["login", "--no-browser", "--client-id", "cn-client", "--port", "0"], env)
     )
-    assert "OAuth client cn-client is not known to " + sim.oauth_url in line
+    assert f"OAuth client cn-client is not known to {sim.oauth_url} (its authorize page" in line
     assert "--region cn" in line
     # A token from the other region's server: its refresh is refused as an unknown client.
     path = token_path(env, "cn-client")

@@ -191,7 +191,8 @@ class OAuthBuilder:
         except httpx.HTTPError:
             return
         if response.status_code in (400, 401, 404):
-            raise UnknownClient(self.client_id, self.base_url)
+            detail = f"its authorize page answered HTTP {response.status_code}"
+            raise UnknownClient(self.client_id, self.base_url, detail)
 
 
 async def _exchange(oauth: OAuth, form: dict[str, str]) -> dict[str, Any]:

@@ -62,10 +62,12 @@ class RefreshUnavailable(OAuthError):
 
 
 class UnknownClient(OAuthError):
-    def __init__(self, client_id: str, base_url: str) -> None:
+    def __init__(self, client_id: str, base_url: str, detail: str = "") -> None:
+        why = f" ({detail})" if detail else ""
         super().__init__(
-            f"OAuth client {client_id} is not known to {base_url}: check the client id, or the "
-            "region (`--region cn` for accounts opened in mainland China, `--region hk` otherwise)"
+            f"OAuth client {client_id} is not known to {base_url}{why}: check the client id, or "
+            "the region (`--region cn` for accounts opened in mainland China, `--region hk` "
+            "otherwise)"
         )
 
 
