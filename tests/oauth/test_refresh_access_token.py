@@ -14,7 +14,7 @@ import pytest
 
 from lb_mcp.sdk import Config, HttpClient
 from lb_mcp.sdk.errors import AuthError, InvalidArgument
-from lb_mcp.sdk.oauth import OAuthBuilder, TokenStore
+from lb_mcp.sdk.oauth import OAuth, OAuthBuilder, RefreshFailed, TokenStore
 from lb_mcp.sim import Simulator
 from tests.oauth.browser import Browser
 
@@ -112,3 +112,15 @@ def test_the_signature_is_the_official_sdks(name: str) -> None:
 
     assert shape(getattr(Config, name)) == shape(getattr(official.Config, name))
     assert shape(getattr(Config, name)) == [("expired_at", None)]
+
+
+async def test_a_fixed_oauth_token_cannot_be_refreshed_but_keeps_working(
+    sim: tuple[Simulator, Clock],
+) -> None:
+    simulator, _ = sim
+    oauth = OAuth.from_token(simulator.oauth_token)
+    config = Config.from_oauth(oauth, http_url=simulator.http_url, env={})
+    with pytest.raises(RefreshFailed, match="no refresh token"):
+        await config.refresh_access_token_async()
+    assert oauth.failure is None
+    await _works(config)

@@ -128,6 +128,10 @@ class OAuth:
             token = self._token
             if token is None:
                 raise NoStoredToken(self._client_id)
+            if rejected is None and not token.refresh_token and token.expires_at > self._clock():
+                # Asked for a refresh it cannot do; the token itself still works, so say so
+                # without ending the sign-in (e.g. ``OAuth.from_token``).
+                raise RefreshFailed(self._client_id or "(fixed token)", "no refresh token")
             if rejected is None or token.access_token == rejected:
                 await self._refresh_locked(token)
             return self.cached_access_token()

@@ -63,7 +63,9 @@ async def refresh_legacy_token(
             status=response.status_code,
         )
     if envelope["code"] != 0:
-        message = str(envelope.get("message", ""))[:200].replace(access_token, "***")
+        message = str(envelope.get("message", ""))[:200]
+        if len(access_token) >= 4:  # never echo the token back, should the server quote it
+            message = message.replace(access_token, "***")
         raise api_error(envelope["code"], message, trace_id)
     data = envelope.get("data")
     token = data.get("token") if isinstance(data, dict) else None
