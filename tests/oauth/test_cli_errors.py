@@ -18,17 +18,10 @@ from tests.oauth.cli_rig import (
     one_line_error,
     read_token,
     run_cli,
-    sim_process,
     token_path,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    with sim_process(tmp_path_factory.mktemp("sim")) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

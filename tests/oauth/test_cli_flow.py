@@ -22,18 +22,11 @@ from tests.oauth.cli_rig import (
     mode_of,
     read_token,
     run_cli,
-    sim_process,
     token_path,
 )
 
 pytestmark = pytest.mark.anyio
 DAYS_30 = 30 * 86_400
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    with sim_process(tmp_path_factory.mktemp("sim")) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

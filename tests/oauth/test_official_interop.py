@@ -40,14 +40,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
 from lb_mcp.sdk.oauth import OAuthToken, TokenStore
-from tests.oauth.cli_rig import SimProcess, cli_env, login, sim_process, token_path
+from tests.oauth.cli_rig import SimProcess, cli_env, login, token_path
 
 pytestmark = pytest.mark.anyio
 
@@ -74,12 +73,6 @@ trade.subscribe([TopicType.Private])  # the trade socket (opened on first use)
 quotes = QuoteContext(config).quote(["700.HK"])
 print(json.dumps({"currency": balances[0].currency, "symbol": quotes[0].symbol}))
 """
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    with sim_process(tmp_path_factory.mktemp("sim")) as running:
-        yield running
 
 
 async def test_a_token_from_lb_mcp_login_is_used_by_the_official_sdk(

@@ -30,7 +30,7 @@ class Clock:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[tuple[Simulator, Clock]]:
+async def embedded() -> AsyncIterator[tuple[Simulator, Clock]]:
     clock = Clock()
     async with Simulator(seed=7, tick=False, clock=clock) as running:
         yield running, clock
@@ -42,9 +42,9 @@ async def _works(config: Config) -> None:
 
 
 async def test_an_api_key_token_is_refreshed_until_the_given_time(
-    sim: tuple[Simulator, Clock],
+    embedded: tuple[Simulator, Clock],
 ) -> None:
-    simulator, clock = sim
+    simulator, clock = embedded
     until = datetime.fromtimestamp(T0, UTC) + timedelta(days=1)
     new = await simulator.config.refresh_access_token_async(until)
     assert new != simulator.access_token
@@ -59,9 +59,9 @@ async def test_an_api_key_token_is_refreshed_until_the_given_time(
 
 
 async def test_the_default_lifetime_is_90_days_and_the_blocking_variant_works(
-    sim: tuple[Simulator, Clock],
+    embedded: tuple[Simulator, Clock],
 ) -> None:
-    simulator, _ = sim
+    simulator, _ = embedded
     before = datetime.now(UTC)
     new = await anyio.to_thread.run_sync(simulator.config.refresh_access_token)
     expires = datetime.fromtimestamp(simulator.api.refreshed_tokens[new], UTC)
@@ -70,18 +70,18 @@ async def test_the_default_lifetime_is_90_days_and_the_blocking_variant_works(
 
 
 async def test_a_naive_expiry_is_refused_before_anything_is_sent(
-    sim: tuple[Simulator, Clock],
+    embedded: tuple[Simulator, Clock],
 ) -> None:
-    simulator, _ = sim
+    simulator, _ = embedded
     with pytest.raises(InvalidArgument, match="timezone"):
         await simulator.config.refresh_access_token_async(datetime(2030, 1, 1))
     assert simulator.api.refreshed_tokens == {}
 
 
 async def test_in_oauth_mode_it_refreshes_the_sign_in_and_saves_it(
-    sim: tuple[Simulator, Clock], tmp_path: Path
+    embedded: tuple[Simulator, Clock], tmp_path: Path
 ) -> None:
-    simulator, clock = sim
+    simulator, clock = embedded
     store = TokenStore(tmp_path)
     builder = OAuthBuilder(
         simulator.oauth_client_id,
@@ -115,9 +115,9 @@ def test_the_signature_is_the_official_sdks(name: str) -> None:
 
 
 async def test_a_fixed_oauth_token_cannot_be_refreshed_but_keeps_working(
-    sim: tuple[Simulator, Clock],
+    embedded: tuple[Simulator, Clock],
 ) -> None:
-    simulator, _ = sim
+    simulator, _ = embedded
     oauth = OAuth.from_token(simulator.oauth_token)
     config = Config.from_oauth(oauth, http_url=simulator.http_url, env={})
     with pytest.raises(RefreshFailed, match="no refresh token"):
