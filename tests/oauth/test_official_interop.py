@@ -14,13 +14,16 @@ How far the official SDK can be pointed at the simulator (longbridge/openapi,
     }
 
 No variable or builder option (``OAuthBuilder::new(client_id)``, ``.callback_port``,
-``.token_storage``) reaches a loopback authorization server, so its browser flow and its
-refresh cannot be run against the simulator. What it does locally can: ``build`` loads
-``~/.longbridge/openapi/tokens/<client_id>`` and uses a token that is not within 300 s of expiry
-without any call to the OAuth server (``builder.rs``: ``Some(t) if !t.expires_soon() => t``), and
-its REST and socket URLs are settable. So: a token ``lb-mcp login`` wrote is loaded by the
-official SDK and used against the simulator over HTTP and both sockets, and the file is
-byte-compared with what the official code writes (``token.rs``)::
+``.token_storage``) reaches a loopback authorization server, and a TLS-terminating proxy on
+loopback cannot stand in for it either: the 5.3.0 wheel honours ``HTTPS_PROXY`` but carries its
+CA roots compiled in (rustls with embedded roots; no ``SSL_CERT_FILE`` in the binary). So its
+browser flow and its refresh cannot be run against the simulator. What it does locally can:
+``build`` loads ``~/.longbridge/openapi/tokens/<client_id>`` and uses a token that is not
+within 300 s of expiry without any call to the OAuth server (``builder.rs``:
+``Some(t) if !t.expires_soon() => t``), and its REST and socket URLs are settable. So: a token
+``lb-mcp login`` wrote is loaded by the official SDK and used against the simulator over HTTP
+and both sockets, and the file is byte-compared with what the official code writes
+(``token.rs``)::
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub(crate) struct OAuthToken {
