@@ -154,12 +154,12 @@ class StreamBarsOut(Out):
 
 
 class SubscriptionsResult(Out):
-    symbols: list[str] = Field(description="every symbol streaming anything")
+    symbols: list[str]
     count: int
     limit: int = Field(description="the broker's cap on subscribed symbols per connection")
     depth: list[str]
     trades: list[str]
-    candles: list[str] = Field(description='"SYMBOL period" series')
+    candles: list[str]
 
 
 class PollResult(Out):
@@ -343,12 +343,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
         kinds: KindsArg = None,
         period: Annotated[PeriodArg, Field(description='bar period for "candles"')] = "1m",
     ) -> SubscriptionsResult:
-        """Start streaming real-time quotes for symbols (cap 500 per account); `kinds` adds
-        the order book (`depth`), trade prints (`trades`) or live bars of `period` (`candles`).
+        """Stream real-time quotes of symbols (cap 500); `kinds` adds the book (`depth`),
+        prints (`trades`) or live bars of `period` (`candles`).
 
-        Then call `poll_quotes` to receive updates, or read/subscribe the resource
-        `longbridge://quote/{symbol}` (also `longbridge://depth/{symbol}`,
-        `longbridge://trades/{symbol}`). Subscribing twice is harmless.
+        Receive them with `poll_quotes`, or read/subscribe `longbridge://quote/{symbol}`
+        (`depth/`, `trades/` too). Subscribing twice is harmless.
         """
         app = app_of(ctx)
         wanted: list[str] = list(kinds or ["quote"])
@@ -370,8 +369,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_LOCAL, title="List quote subscriptions")
     async def subscriptions(ctx: AppCtx) -> SubscriptionsResult:
-        """The symbols currently streamed (and which stream depth, trades, candles), and the
-        500-symbol cap."""
+        """The symbols streamed (which have depth, trades, candles) and the 500 cap."""
         return _subs(app_of(ctx))
 
     @mcp.tool(annotations=READ_LOCAL, title="Poll streamed quotes")
@@ -381,9 +379,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
         limit: Annotated[int, Field(ge=1, le=MAX_SYMBOLS)] = 100,
     ) -> PollResult:
-        """Updates streamed since `cursor`: latest quote per symbol (`updates`) and, for
-        symbols subscribed with those kinds, the book (`depth`), new prints (`trades`) and the
-        bars in progress (`candles`).
+        """Updates since `cursor`: latest quote per symbol (`updates`), and where subscribed
+        the book (`depth`), new prints (`trades`), bars in progress (`candles`).
 
         Pass the returned `cursor` next time. With `wait_s` > 0 (max 30) the call waits for
         the next update when there is none yet. `missed` counts updates replaced by a newer
