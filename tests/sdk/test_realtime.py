@@ -193,3 +193,21 @@ def test_confirmed_mode_emits_only_closed_bars_and_stale_prints_are_ignored() ->
         start,
         start + timedelta(minutes=5),
     ]
+
+
+async def test_unsubscribing_quotes_keeps_the_pushes_a_candlestick_series_needs(
+    sim_ctx: tuple[Simulator, QuoteContext, Clock],
+) -> None:
+    sim, ctx, _ = sim_ctx
+    pushes: Recorder[tuple[str, PushCandlestick]] = Recorder()
+    ctx.set_on_candlestick(pushes)
+    await ctx.subscribe(["TSLA.US"], [SubType.Quote, SubType.Trade])
+    await ctx.subscribe_candlesticks("TSLA.US", Period.Min_5)
+    await ctx.unsubscribe(["TSLA.US"], [SubType.Quote, SubType.Trade])
+    assert ctx.subscriptions() == []
+    sim.market.step()  # the server still pushes trades for the series
+    await pushes.wait_for(lambda items: len(items) >= 1)
+    _same_bar(
+        (await ctx.realtime_candlesticks("TSLA.US", Period.Min_5, 1))[0],
+        (await ctx.candlesticks("TSLA.US", Period.Min_5, 1))[0],
+    )

@@ -188,3 +188,30 @@ async def test_bad_stream_input_gets_stable_codes(tmp_path: Path, mode: str) -> 
         assert await _error(client, "subscribe", {"symbols": ["bad symbol"]}) == "BAD_SYMBOL"
         assert (await call(client, "subscriptions"))["symbols"] == []
         assert not (await client.call_tool("status", {})).is_error
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_poll_over_its_budget_pages_every_kind_by_cursor(tmp_path: Path, mode: str) -> None:
+    symbols = ["700.HK", "9988.HK", "5.HK", "AAPL.US", "TSLA.US", "NVDA.US"]
+    async with connected(tmp_path, mode) as (sim, client):
+        await call(
+            client,
+            "subscribe",
+            {"symbols": symbols, "kinds": ["quote", "depth", "trades", "candles"]},
+        )
+        for _ in range(3):
+            sim.market.step()
+        await _poll_until(client, 0, "trades")
+        cursor, seen, pages = 0, set(), 0
+        while True:
+            result = await client.call_tool("poll_quotes", {"cursor": cursor, "max_chars": 3000})
+            assert not result.is_error and len(result.content[0].text) <= 3000
+            page = result.structured_content
+            for key in ("updates", "depth", "trades", "candles"):
+                seen.update((key, e["symbol"]) for e in page[key])
+            if not any(page[k] for k in ("updates", "depth", "trades", "candles")):
+                break  # everything after the cursor has been seen
+            pages += 1
+            cursor = page["cursor"]
+        assert pages > 2  # it did not fit in one answer
+        assert {("depth", s) for s in symbols} <= seen and {("updates", s) for s in symbols} <= seen
