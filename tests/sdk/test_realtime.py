@@ -18,7 +18,7 @@ from lb_mcp.sdk.config import PushCandlestickMode
 from lb_mcp.sdk.enums import Period, SubType, TradeSession
 from lb_mcp.sdk.errors import InvalidArgument
 from lb_mcp.sdk.quote.context import QuoteContext
-from lb_mcp.sdk.quote.models import Candlestick, PushCandlestick, PushTrades
+from lb_mcp.sdk.quote.models import Candlestick, PushCandlestick, PushQuote, PushTrades
 from lb_mcp.sdk.quote.realtime import CandleSeries, LocalStore, bar_start
 from lb_mcp.sim import Simulator
 
@@ -210,4 +210,27 @@ async def test_unsubscribing_quotes_keeps_the_pushes_a_candlestick_series_needs(
     _same_bar(
         (await ctx.realtime_candlesticks("TSLA.US", Period.Min_5, 1))[0],
         (await ctx.candlesticks("TSLA.US", Period.Min_5, 1))[0],
+    )
+
+
+async def test_a_candlestick_series_is_resubscribed_after_the_socket_drops(
+    sim_ctx: tuple[Simulator, QuoteContext, Clock],
+) -> None:
+    sim, ctx, _ = sim_ctx
+    pushes: Recorder[tuple[str, PushCandlestick]] = Recorder()
+    ctx.set_on_candlestick(pushes)
+    quotes: Recorder[tuple[str, PushQuote]] = Recorder()
+    ctx.set_on_quote(quotes)
+    await ctx.subscribe(["AAPL.US"], [SubType.Quote], is_first_push=False)
+    await ctx.subscribe_candlesticks("NVDA.US", Period.Min_1)
+    await sim.drop_quote_connections()
+    # After the resubscription the context pulls a snapshot and delivers it (sequence 0).
+    await quotes.wait_for(lambda items: any(not q.sequence for _, q in items))
+    assert ctx.connection_state().reconnects == 1
+    sim.market.step()
+    with anyio.fail_after(5):  # only pushes of the resubscribed series build bars
+        await pushes.wait_for(lambda items: len(items) >= 1)
+    _same_bar(
+        (await ctx.realtime_candlesticks("NVDA.US", Period.Min_1, 1))[0],
+        (await ctx.candlesticks("NVDA.US", Period.Min_1, 1))[0],
     )

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
@@ -207,9 +207,7 @@ def register(mcp: MCPServer[AppContext], live: LiveApp) -> None:
             # Subscribed before the stream is acknowledged: the first push cannot be missed.
             for uri in params.notifications.resource_subscriptions or ():
                 await _ensure_streamed(ctx.lifespan_context, str(uri))
-            result = await serve_listen(ctx, params)
-            assert isinstance(result, SubscriptionsListenResult)
-            return result
+            return cast(SubscriptionsListenResult, await serve_listen(ctx, params))
 
         lowlevel.add_request_handler(
             "subscriptions/listen", SubscriptionsListenRequestParams, on_listen

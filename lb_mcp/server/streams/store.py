@@ -170,7 +170,7 @@ class QuoteStreams:
             )
             if symbol in subs
         ]
-        kinds.extend(f"candles:{int(p)}" for p in sorted(self._candle_subs.get(symbol, ())))
+        kinds.extend(f"candles:{p.name}" for p in sorted(self._candle_subs.get(symbol, ())))
         return kinds
 
     def streams(self, kind: str, symbol: str) -> bool:
