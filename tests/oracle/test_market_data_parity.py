@@ -29,9 +29,10 @@ from longbridge import openapi as lb
 from pydantic import BaseModel
 
 from lb_mcp.sdk.config import Config
-from lb_mcp.sdk.enums import Market
+from lb_mcp.sdk.enums import Market, Period, SubType
 from lb_mcp.sdk.quote import market_models as mm
 from lb_mcp.sdk.quote.context import QuoteContext
+from lb_mcp.sim.wire.admin import AdminClient
 
 from .conftest import ROOT, START_TIMEOUT, _pump, _read_until_ready
 
@@ -272,3 +273,93 @@ def test_security_list_temperature_and_packages_agree(both: tuple[Any, Ours]) ->
     same(ours.call(ours.ctx.quote_package_details()), official.quote_package_details(), "pkg")
     assert isinstance(ours.call(ours.ctx.quote_level()), str)
     assert ours.call(ours.ctx.quote_level()) == official.quote_level()
+
+
+# ---------------------------------------------------------------------------- brokers, streams
+
+
+def test_brokers_agree(both: tuple[Any, Ours]) -> None:
+    official, ours = both
+    for symbol in ["700.HK", "9988.HK"]:
+        same(ours.call(ours.ctx.brokers(symbol)), official.brokers(symbol), f"brokers {symbol}")
+
+
+def _subs(items: list[Any]) -> list[tuple[str, list[str], list[str]]]:
+    """Subscriptions of either SDK as (symbol, sub type names, period names), sorted."""
+
+    def names(values: list[Any]) -> list[str]:
+        return sorted(v.name if isinstance(v, Enum) else str(v).rsplit(".", 1)[-1] for v in values)
+
+    return sorted((s.symbol, names(s.sub_types), names(s.candlesticks)) for s in items)
+
+
+def test_candlestick_subscriptions_agree(both: tuple[Any, Ours]) -> None:
+    """The pulled series, the subscription list and the store's bars before any push."""
+    official, ours = both
+    mine = ours.call(ours.ctx.subscribe_candlesticks("5.HK", Period.Min_5))
+    theirs = official.subscribe_candlesticks("5.HK", lb.Period.Min_5)
+    same(mine, theirs, "subscribe_candlesticks")
+    official.subscribe(["5.HK"], [lb.SubType.Depth])
+    ours.call(ours.ctx.subscribe(["5.HK"], [SubType.Depth]))
+    assert _subs(ours.ctx.subscriptions()) == _subs(official.subscriptions())
+    same(
+        ours.call(ours.ctx.realtime_candlesticks("5.HK", Period.Min_5, 10)),
+        official.realtime_candlesticks("5.HK", lb.Period.Min_5, 10),
+        "realtime_candlesticks",
+    )
+    # A second subscription of the same series answers from memory.
+    same(
+        ours.call(ours.ctx.subscribe_candlesticks("5.HK", Period.Min_5)),
+        official.subscribe_candlesticks("5.HK", lb.Period.Min_5),
+        "again",
+    )
+    official.unsubscribe_candlesticks("5.HK", lb.Period.Min_5)
+    ours.call(ours.ctx.unsubscribe_candlesticks("5.HK", Period.Min_5))
+    assert _subs(ours.ctx.subscriptions()) == _subs(official.subscriptions())
+    assert ours.call(ours.ctx.realtime_candlesticks("5.HK", Period.Min_5)) == []
+    assert official.realtime_candlesticks("5.HK", lb.Period.Min_5) == []
+    official.unsubscribe(["5.HK"], [lb.SubType.Depth])
+    ours.call(ours.ctx.unsubscribe(["5.HK"], [SubType.Depth]))
+
+
+def test_realtime_reads_of_the_push_store_agree(
+    both: tuple[Any, Ours], still_sim: dict[str, str]
+) -> None:
+    """Both SDKs get the same pushes (the market moves only when stepped) and their local
+    stores must then say the same: quote, depth, brokers, trades."""
+    official, ours = both
+    symbol, steps = "9988.HK", 3
+    counts = {"official": 0, "ours": 0}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def counter(who: str) -> Any:
+        def on_trades(sym: str, push: Any) -> None:
+            with lock:
+                if sym == symbol:
+                    counts[who] += 1
+                if min(counts.values()) >= steps:
+                    done.set()
+
+        return on_trades
+
+    official.set_on_trades(counter("official"))
+    ours.ctx.set_on_trades(counter("ours"))
+    types = ["Quote", "Depth", "Brokers", "Trade"]
+    official.subscribe([symbol], [getattr(lb.SubType, t) for t in types])
+    ours.call(ours.ctx.subscribe([symbol], [SubType[t] for t in types]))
+    with AdminClient(still_sim) as admin:
+        admin.post("/sim/admin/step", count=steps)  # a step pushes its trades last
+    assert done.wait(20), counts
+    same(ours.call(ours.ctx.realtime_depth(symbol)), official.realtime_depth(symbol), "depth")
+    same(ours.call(ours.ctx.realtime_brokers(symbol)), official.realtime_brokers(symbol), "brk")
+    same(
+        ours.call(ours.ctx.realtime_trades(symbol, 500)),
+        official.realtime_trades(symbol, 500),
+        "trades",
+    )
+    same(ours.call(ours.ctx.realtime_trades(symbol, 2)), official.realtime_trades(symbol, 2), "2")
+    asked = [symbol, "AAPL.US"]  # nothing was pushed for AAPL.US
+    same(ours.call(ours.ctx.realtime_quote(asked)), official.realtime_quote(asked), "quote")
+    official.unsubscribe([symbol], [getattr(lb.SubType, t) for t in types])
+    ours.call(ours.ctx.unsubscribe([symbol], [SubType[t] for t in types]))

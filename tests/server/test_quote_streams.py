@@ -11,9 +11,10 @@ import anyio
 import pytest
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
-from lb_mcp.sdk.enums import SubType, TradeSession, TradeStatus
+from lb_mcp.sdk.enums import SubType, TradeDirection, TradeSession, TradeStatus
 from lb_mcp.sdk.quote.feed import QuotePush
-from lb_mcp.sdk.quote.models import PushDepth, PushQuote
+from lb_mcp.sdk.quote.models import Depth, PushDepth, PushQuote, PushTrades, Trade
+from lb_mcp.server.streams.kinds import MAX_TRADES_KEPT, DepthEntry, TradesEntry
 from lb_mcp.server.streams.store import QuoteStreams
 
 from .appkit import MODES, connected, watch
@@ -90,3 +91,42 @@ async def test_each_folded_push_is_one_missed_update_and_other_feeds_are_ignored
     assert (entry.last_done, entry.updates) == (Decimal("402"), 6)
     assert (changes.missed, changes.cursor) == (5, 6)
     assert streams.pushes_received == 6 + 3  # the unsubscribed symbol's too
+
+
+def _print(price: str, second: int) -> Trade:
+    return Trade(
+        price=Decimal(price),
+        volume=100,
+        timestamp=datetime(2025, 11, 13, 2, 30, second, tzinfo=UTC),
+        trade_type="",
+        direction=TradeDirection.Up,
+        trade_session=TradeSession.Intraday,
+    )
+
+
+async def test_trades_are_kept_per_push_bounded_and_counted_as_missed_only_when_trimmed() -> None:
+    streams = QuoteStreams(InMemorySubscriptionBus())
+    streams.add_kind("trades", ["700.HK"])
+    streams.add_kind("depth", ["700.HK"])
+    for n in range(3):
+        streams.on_trades("700.HK", PushTrades(trades=[_print(f"40{n}", n)]))
+    level = Depth(position=1, price=Decimal("400"), volume=100, order_num=1)
+    streams.on_depth("700.HK", PushDepth(asks=[level], bids=[]))
+    streams.on_depth("700.HK", PushDepth(asks=[], bids=[level]), missed=2)
+    changes = streams.changes_since(0)
+    [prints] = [e for e in changes.entries if isinstance(e, TradesEntry)]
+    assert [t.price for _, t in prints.trades] == [Decimal("400"), Decimal("401"), Decimal("402")]
+    [book] = [e for e in changes.entries if isinstance(e, DepthEntry)]
+    assert (book.asks, book.bids, book.updates) == ((level,), (level,), 4)  # upserted
+    assert changes.missed == 3  # the depth updates folded into the latest book, no prints
+    later = streams.changes_since(prints.seq - 1)  # a cursor after the first two prints
+    assert [t.price for e in later.entries if isinstance(e, TradesEntry) for _, t in e.trades] == [
+        Decimal("402")
+    ]
+    for n in range(MAX_TRADES_KEPT + 5):  # one print per push: the oldest five fall off
+        streams.on_trades("700.HK", PushTrades(trades=[_print("410", n % 60)]))
+    flood = streams.changes_since(changes.cursor)
+    [prints] = [e for e in flood.entries if isinstance(e, TradesEntry)]
+    assert len(prints.trades) == MAX_TRADES_KEPT and flood.missed == 5
+    streams.remove_kind("trades", ["700.HK"])
+    assert streams.latest_trades("700.HK") is None and streams.kinds_of("700.HK") == ["depth"]

@@ -40,13 +40,17 @@ async def test_the_quote_template_and_subscriptions_resource_are_listed_and_read
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_reading_an_unsubscribed_quote_is_an_error_not_a_crash(
+async def test_reading_an_unsubscribed_quote_is_a_marked_snapshot_not_an_error(
     tmp_path: Path, mode: str
 ) -> None:
-    async with connected(tmp_path, mode) as (_, client):
+    async with connected(tmp_path, mode) as (sim, client):
+        read = await client.read_resource("longbridge://quote/AAPL.US")
+        body = json.loads(read.contents[0].text)
+        assert body["snapshot"] is True
+        assert body["last_done"] == str(sim.market.quote("AAPL.US").last_done)
         with pytest.raises(MCPError) as err:
-            await client.read_resource("longbridge://quote/AAPL.US")
-        assert "not subscribed" in str(err.value)
+            await client.read_resource("longbridge://quote/NOPE.US")
+        assert "UNKNOWN_SYMBOL" in str(err.value)
         assert not (await client.call_tool("status", {})).is_error
 
 

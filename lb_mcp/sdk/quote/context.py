@@ -50,9 +50,11 @@ from lb_mcp.sdk.quote.models import (
     MarketTradingDays,
     MarketTradingSession,
     PushBrokers,
+    PushCandlestick,
     PushDepth,
     PushQuote,
     PushTrades,
+    RealtimeQuote,
     SecurityBrokers,
     SecurityDepth,
     SecurityQuote,
@@ -60,6 +62,7 @@ from lb_mcp.sdk.quote.models import (
     Subscription,
     Trade,
 )
+from lb_mcp.sdk.quote.realtime import CandleSeries, LocalStore
 from lb_mcp.sdk.quote.sequencer import PushSequencer
 from lb_mcp.sdk.transport.backoff import BackoffFactory, Clock, TokenBucket
 from lb_mcp.sdk.transport.buffer import DEFAULT_CAPACITY
@@ -81,6 +84,15 @@ log = logging.getLogger(__name__)
 
 PULL_ATTEMPTS: Final = 3  # a pull survives up to two link drops, as in the official SDK
 SUBSCRIPTION_LIMIT_CODE: Final = 301605
+
+_CANDLE_SUBS: Final = frozenset({SubType.Quote, SubType.Trade})
+
+
+def _check_period(period: object) -> Period:
+    if not isinstance(period, Period) or period is Period.Unknown:
+        raise InvalidArgument(f"not a candlestick Period: {period!r}")
+    return period
+
 
 # ---------------------------------------------------------------------------- the context
 
@@ -111,7 +123,10 @@ class QuoteContext(MarketDataCalls):
         self._packages: list[QuotePackageDetail] = []
         self._buckets: dict[int, TokenBucket] = {}
         self._feed = QuoteFeed(
-            buffer=push_buffer, contiguous=contiguous_sequences, refresh=self._refresh
+            buffer=push_buffer,
+            contiguous=contiguous_sequences,
+            refresh=self._refresh,
+            store=LocalStore(config.push_candlestick_mode),
         )
         self._closed = False
 
@@ -372,8 +387,7 @@ class QuoteContext(MarketDataCalls):
     ) -> None:
         wanted = [sub_symbol(s) for s in check_symbols(symbols)]
         types = check_sub_types(sub_types)
-        held = {s for s, t in self._feed.subs.items() if t}
-        total = len(held | set(wanted))
+        total = len(self._held_symbols() | set(wanted))
         if total > MAX_SYMBOLS:
             raise InvalidArgument(
                 f"subscription limit: {total} symbols would be subscribed, the limit is "
@@ -409,14 +423,25 @@ class QuoteContext(MarketDataCalls):
                 self._feed.subs[symbol] = remaining
             else:
                 self._feed.subs.pop(symbol, None)
-        request = quote_pb2.UnsubscribeRequest(
-            symbol=wanted, sub_type=pb_enum_list(types), unsub_all=False
-        )
+        # Quote and trade pushes that feed candlestick series stay subscribed at the server.
+        groups: dict[frozenset[SubType], list[str]] = {}
+        for symbol in wanted:
+            keep = _CANDLE_SUBS if self._feed.store.candles.get(symbol) else frozenset()
+            if left := frozenset(types - keep):
+                groups.setdefault(left, []).append(symbol)
         try:
-            await self._socket().request(QuoteCommand.Unsubscribe, request.SerializeToString())
+            for group, members in groups.items():
+                request = quote_pb2.UnsubscribeRequest(
+                    symbol=members, sub_type=pb_enum_list(group), unsub_all=False
+                )
+                await self._socket().request(QuoteCommand.Unsubscribe, request.SerializeToString())
         except BaseException:
             self._restore(before)
             raise
+
+    def _held_symbols(self) -> set[str]:
+        """Symbols subscribed at the server: locally, or for candlestick series."""
+        return {s for s, t in self._feed.subs.items() if t} | set(self._feed.store.candles)
 
     def _restore(self, before: dict[str, set[SubType]]) -> None:
         for symbol, types in before.items():
@@ -427,8 +452,11 @@ class QuoteContext(MarketDataCalls):
 
     def subscriptions(self) -> list[Subscription]:
         """The local subscription state; never touches the network."""
+        store = self._feed.store
         return [
-            Subscription(symbol=symbol, sub_types=sorted(types))
+            Subscription(
+                symbol=symbol, sub_types=sorted(types), candlesticks=store.candle_periods(symbol)
+            )
             for symbol, types in sorted(self._feed.subs.items())
             if types
         ]
@@ -438,6 +466,8 @@ class QuoteContext(MarketDataCalls):
         for symbol, types in self._feed.subs.items():
             if types:
                 groups.setdefault(frozenset(types), []).append(symbol)
+        for symbol in self._feed.store.candles:  # as the SDK: QUOTE|TRADE for their series
+            groups.setdefault(_CANDLE_SUBS, []).append(symbol)
         ws = self._socket()
         for group, symbols in groups.items():
             for start in range(0, len(symbols), MAX_SYMBOLS):
@@ -463,6 +493,86 @@ class QuoteContext(MarketDataCalls):
             for message in answer.secu_quote:
                 self._feed.apply_snapshot(wire.security_quote(message))
 
+    # ------------------------------------------------------------------ candlesticks, local store
+
+    async def subscribe_candlesticks(
+        self,
+        symbol: str,
+        period: Period,
+        trade_sessions: TradeSessions = TradeSessions.Intraday,
+    ) -> list[Candlestick]:
+        """Pull the recent bars of ``period`` and keep them current from pushes.
+
+        As the official SDK: 1000 bars are pulled (cmd 19, no adjustment) and QUOTE|TRADE
+        pushes subscribed unless already held; built bars reach :meth:`set_on_candlestick`.
+        Subscribing a series twice returns the bars in memory.
+        """
+        sym = sub_symbol(check_symbol(symbol))
+        period = _check_period(period)
+        store = self._feed.store
+        existing = store.series(sym, period)
+        if existing is not None:
+            return list(existing.bars)
+        if sym not in self._held_symbols() and len(self._held_symbols()) >= MAX_SYMBOLS:
+            raise InvalidArgument(
+                f"subscription limit: {MAX_SYMBOLS} symbols are subscribed already; "
+                "unsubscribe some first",
+                code=SUBSCRIPTION_LIMIT_CODE,
+            )
+        held = self._feed.subs.get(sym, set())
+        needs_push = not store.candles.get(sym) and not held >= _CANDLE_SUBS
+        bars = await self.candlesticks(sym, period, 1000, AdjustType.NoAdjust, trade_sessions)
+        raced = store.series(sym, period)
+        if raced is not None:  # a racing call got here first
+            return list(raced.bars)
+        store.add_series(CandleSeries(sym, period, TradeSessions(trade_sessions), bars))
+        if needs_push:
+            request = quote_pb2.SubscribeRequest(
+                symbol=[sym], sub_type=pb_enum_list(_CANDLE_SUBS), is_first_push=True
+            )
+            try:
+                await self._socket().request(QuoteCommand.Subscribe, request.SerializeToString())
+            except BaseException:
+                store.remove_series(sym, period)
+                raise
+        return bars
+
+    async def unsubscribe_candlesticks(self, symbol: str, period: Period) -> None:
+        sym = sub_symbol(check_symbol(symbol))
+        period = _check_period(period)
+        store = self._feed.store
+        if store.series(sym, period) is None:
+            return
+        if not store.remove_series(sym, period):
+            return  # other periods of the symbol still need the pushes
+        left = _CANDLE_SUBS - self._feed.subs.get(sym, set())
+        if left:
+            request = quote_pb2.UnsubscribeRequest(
+                symbol=[sym], sub_type=pb_enum_list(left), unsub_all=False
+            )
+            await self._socket().request(QuoteCommand.Unsubscribe, request.SerializeToString())
+
+    async def realtime_quote(self, symbols: Sequence[str]) -> list[RealtimeQuote]:
+        """Quotes from the local push store (never the network); symbols without one are left
+        out."""
+        return self._feed.store.realtime_quote([sub_symbol(s) for s in check_symbols(symbols)])
+
+    async def realtime_depth(self, symbol: str) -> SecurityDepth:
+        return self._feed.store.realtime_depth(sub_symbol(check_symbol(symbol)))
+
+    async def realtime_brokers(self, symbol: str) -> SecurityBrokers:
+        return self._feed.store.realtime_brokers(sub_symbol(check_symbol(symbol)))
+
+    async def realtime_trades(self, symbol: str, count: int = 500) -> list[Trade]:
+        return self._feed.store.realtime_trades(sub_symbol(check_symbol(symbol)), count)
+
+    async def realtime_candlesticks(
+        self, symbol: str, period: Period, count: int = 500
+    ) -> list[Candlestick]:
+        return self._feed.store.realtime_candlesticks(
+            sub_symbol(check_symbol(symbol)), _check_period(period), count
+        )
+
     # ------------------------------------------------------------------ pushes
 
     def set_on_quote(self, callback: Callback[PushQuote] | None) -> None:
@@ -476,6 +586,9 @@ class QuoteContext(MarketDataCalls):
 
     def set_on_trades(self, callback: Callback[PushTrades] | None) -> None:
         self._feed.set_callback(SubType.Trade, callback)
+
+    def set_on_candlestick(self, callback: Callback[PushCandlestick] | None) -> None:
+        self._feed.set_candlestick_callback(callback)
 
     @property
     def push_buffer(self) -> QuoteBuffer:

@@ -9,6 +9,9 @@ synchronous and quick) and hands pushes to consumers without ever holding an unb
   mean "unchanged"); an end-of-day correction (``tag`` 1) is not delivered, as in the SDK;
 * only (symbol, type) pairs subscribed locally are delivered (stricter than the SDK, which
   passes depth and brokers through);
+* every accepted push also goes into the local store (:mod:`lb_mcp.sdk.quote.realtime`, read by
+  ``realtime_*``), subscribed or not, like the SDK's; candlesticks it builds are delivered under
+  the key ``(symbol, CandleTopic(period))``;
 * callbacks run from one task fed by a coalescing :class:`~lb_mcp.sdk.transport.buffer.PushBuffer`;
   every :meth:`QuoteFeed.stream` has its own buffer. A slow consumer gets the newest state and
   the number of pushes folded into it.
@@ -26,9 +29,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from lb_mcp.sdk.enums import SubType
+from lb_mcp.sdk.enums import Period, SubType
 from lb_mcp.sdk.quote import wire as wire
-from lb_mcp.sdk.quote.models import PushQuote, SecurityQuote
+from lb_mcp.sdk.quote.models import PushCandlestick, PushQuote, SecurityQuote
+from lb_mcp.sdk.quote.realtime import CandleTopic, LocalStore
 from lb_mcp.sdk.quote.sequencer import DROPPED, PushSequencer, Verdict
 from lb_mcp.sdk.quote.wire import PushValue, coalesce
 from lb_mcp.sdk.transport.buffer import DEFAULT_CAPACITY, PushBuffer
@@ -41,7 +45,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Callback = Callable[[str, T], Awaitable[None] | None]
 Refresh = Callable[[list[str]], Awaitable[None]]
-QuoteBuffer = PushBuffer[tuple[str, SubType], PushValue]
+Kind = SubType | CandleTopic  # what a push is: a wire kind, or candlesticks built from them
+QuoteBuffer = PushBuffer[tuple[str, Kind], PushValue]
 
 PUSH_KINDS: Final[dict[int, tuple[SubType, Any]]] = {
     QuoteCommand.PushQuoteData: (SubType.Quote, quote_pb2.PushQuote),
@@ -57,7 +62,7 @@ class QuotePush:
     """One item of ``QuoteContext.pushes()``: ``missed`` pushes were folded into ``event``."""
 
     symbol: str
-    sub_type: SubType
+    sub_type: Kind
     event: PushValue
     missed: int = 0
 
@@ -65,19 +70,27 @@ class QuotePush:
 class QuoteFeed:
     """Subscriptions and push delivery of one quote context. Drive it from one event loop."""
 
-    def __init__(self, *, buffer: QuoteBuffer | None, contiguous: bool, refresh: Refresh) -> None:
+    def __init__(
+        self,
+        *,
+        buffer: QuoteBuffer | None,
+        contiguous: bool,
+        refresh: Refresh,
+        store: LocalStore | None = None,
+    ) -> None:
         self.subs: dict[str, set[SubType]] = {}
+        self.store = store if store is not None else LocalStore()
         self.sequencer = PushSequencer(contiguous=contiguous)
         self.buffer: QuoteBuffer = buffer if buffer is not None else PushBuffer(merge=coalesce)
         self._refresh = refresh
         self._unverified: set[tuple[str, int]] = set()
         self._state: dict[str, PushQuote] = {}
-        self._callbacks: dict[SubType, Callback[Any]] = {}
+        self._callbacks: dict[Kind, Callback[Any]] = {}
         self._streams: set[QuoteBuffer] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._refresh_pending: set[str] = set()
         self._refresher: asyncio.Task[None] | None = None
-        self._held: tuple[tuple[str, SubType], PushValue] | None = None  # see _deliver
+        self._held: tuple[tuple[str, Kind], PushValue] | None = None  # see _deliver
 
     def subscribed(self, symbol: str, sub_type: SubType) -> bool:
         return sub_type in self.subs.get(symbol, ())
@@ -85,11 +98,16 @@ class QuoteFeed:
     def mark_reconnected(self) -> None:
         self._unverified = {(symbol, cmd) for symbol in self.subs for cmd in PUSH_KINDS}
 
-    def set_callback(self, sub_type: SubType, callback: Callback[Any] | None) -> None:
+    def set_callback(self, sub_type: Kind, callback: Callback[Any] | None) -> None:
         if callback is None:
             self._callbacks.pop(sub_type, None)
         else:
             self._callbacks[sub_type] = callback
+
+    def set_candlestick_callback(self, callback: Callback[PushCandlestick] | None) -> None:
+        # One entry per period keeps the delivery path's lookup by key unchanged.
+        for period in Period:
+            self.set_callback(CandleTopic(period), callback)
 
     async def close(self) -> None:
         tasks = [t for t in (self._dispatcher, self._refresher) if t is not None]
@@ -131,23 +149,34 @@ class QuoteFeed:
         if verdict is Verdict.GAP:
             self._schedule_refresh(symbol)
         value: PushValue
+        store = self.store
+        candles: list[PushCandlestick] | None = None
         if is_quote:
             value = self._state[symbol] = wire.push_quote(message, self._state.get(symbol))
+            candles = store.on_quote(symbol, value)
         elif sub_type is SubType.Depth:
             value = wire.push_depth(message)
+            store.on_depth(symbol, value)
         elif sub_type is SubType.Brokers:
             value = wire.push_brokers(message)
+            store.on_brokers(symbol, value)
         else:
             value = wire.push_trades(message)
+            candles = store.on_trades(symbol, value)
+        go_on = True
         types = self.subs.get(symbol)
-        if types is None or sub_type not in types:
-            return True
-        return self._deliver(symbol, sub_type, value)
+        if types is not None and sub_type in types:
+            go_on = self._deliver(symbol, sub_type, value)
+        if candles:  # built bars go out whatever the symbol's own subscription
+            for event in candles:
+                go_on = self._deliver(symbol, CandleTopic(event.period), event) and go_on
+        return go_on
 
     def apply_snapshot(self, quote: SecurityQuote) -> None:
         """A pulled quote replaces the merged state and is delivered (``sequence`` 0)."""
         state = wire.push_quote_from_snapshot(quote, self._state.get(quote.symbol))
         self._state[quote.symbol] = state
+        self.store.on_quote(quote.symbol, state)
         if self.subscribed(quote.symbol, SubType.Quote):
             self._deliver(quote.symbol, SubType.Quote, state)
 
@@ -169,7 +198,7 @@ class QuoteFeed:
 
     # ------------------------------------------------------------------ output
 
-    def _deliver(self, symbol: str, sub_type: SubType, value: PushValue) -> bool:
+    def _deliver(self, symbol: str, sub_type: Kind, value: PushValue) -> bool:
         """Put one push into every consumer's buffer; False if it was held back instead.
 
         A push whose key still has an entry waiting is coalesced into it. That is right for a
@@ -193,7 +222,7 @@ class QuoteFeed:
         self._put(key, value, callbacks)
         return True
 
-    def _put(self, key: tuple[str, SubType], value: PushValue, callbacks: bool) -> None:
+    def _put(self, key: tuple[str, Kind], value: PushValue, callbacks: bool) -> None:
         for stream in self._streams:
             stream.put(key, value)
         if callbacks:
@@ -235,7 +264,7 @@ class QuoteFeed:
                 if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:  # a consumer's bug must not stop delivery to the others
-                log.exception("quote %s callback failed for %s", sub_type.name, symbol)
+                log.exception("quote %s callback failed for %s", sub_type, symbol)
 
     async def stream(self, capacity: int = DEFAULT_CAPACITY) -> AsyncGenerator[QuotePush, None]:
         """Every delivered push from the first ``anext()`` on, coalesced if the reader lags."""
@@ -250,4 +279,4 @@ class QuoteFeed:
             stream.close()
 
 
-__all__ = ["PUSH_KINDS", "Callback", "QuoteBuffer", "QuoteFeed", "QuotePush"]
+__all__ = ["PUSH_KINDS", "Callback", "Kind", "QuoteBuffer", "QuoteFeed", "QuotePush"]

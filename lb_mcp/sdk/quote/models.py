@@ -176,6 +176,29 @@ class PushTrades(_Frozen):
     sequence: int = 0
 
 
+class PushCandlestick(_Frozen):
+    """A candlestick built locally from quote / trade pushes (there is no candlestick push on
+    the wire, protocol.md §5.2): ``is_confirmed`` once a later bar has started."""
+
+    period: Period
+    candlestick: Candlestick
+    is_confirmed: bool
+
+
+class RealtimeQuote(_Frozen):
+    """A quote from the local push store (``realtime_quote``); never pulled."""
+
+    symbol: str
+    last_done: Decimal
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    timestamp: datetime
+    volume: int
+    turnover: Decimal
+    trade_status: TradeStatus
+
+
 class Subscription(_Frozen):
     symbol: str
     sub_types: list[SubType]
@@ -191,9 +214,11 @@ __all__ = [
     "MarketTradingSession",
     "PrePostQuote",
     "PushBrokers",
+    "PushCandlestick",
     "PushDepth",
     "PushQuote",
     "PushTrades",
+    "RealtimeQuote",
     "SecurityBrokers",
     "SecurityDepth",
     "SecurityQuote",

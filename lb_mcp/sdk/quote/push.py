@@ -18,6 +18,7 @@ from typing import Any
 from lb_mcp.sdk.enums import TradeSession, TradeStatus
 from lb_mcp.sdk.quote.models import (
     PushBrokers,
+    PushCandlestick,
     PushDepth,
     PushQuote,
     PushTrades,
@@ -203,7 +204,7 @@ def _upsert(old: list[Any], new: list[Any]) -> list[Any]:
     return [levels[position] for position in sorted(levels)]
 
 
-PushValue = PushQuote | PushDepth | PushBrokers | PushTrades
+PushValue = PushQuote | PushDepth | PushBrokers | PushTrades | PushCandlestick
 
 
 def coalesce(old: PushValue, new: PushValue) -> PushValue:
@@ -223,7 +224,7 @@ def coalesce(old: PushValue, new: PushValue) -> PushValue:
     if isinstance(old, PushTrades) and isinstance(new, PushTrades):
         trades = [*old.trades, *new.trades][-MAX_COALESCED_TRADES:]
         return PushTrades(trades=trades, sequence=new.sequence)
-    return new  # quotes are already merged state: the newest wins
+    return new  # quotes are already merged state, a candlestick the bar's latest: newest wins
 
 
 __all__ = [

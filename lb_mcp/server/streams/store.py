@@ -17,6 +17,12 @@ number of URIs. A ``poll_quotes`` reader that falls behind gets each symbol's la
 and a ``missed`` count of the intermediate updates it skipped. A legacy session that does not
 take a notification within ``send_timeout_s`` is dropped from every subscription (it re-subscribes).
 
+Depth, trades and candlesticks (built by the SDK from pushes) are streamed the same way, one
+bounded entry per symbol (:mod:`lb_mcp.server.streams.kinds`), on the same ``seq`` counter, so
+one ``poll_quotes`` cursor pages them all and ``longbridge://depth/{symbol}`` and
+``longbridge://trades/{symbol}`` are announced like the quote resource. The 500-symbol cap
+counts a symbol once, whatever kinds it streams.
+
 Pushes come from ``QuoteContext.pushes()`` (:meth:`QuoteStreams.consume`), whose items say how
 many pushes the SDK folded into each one when this consumer fell behind; those count as updates
 too, so ``missed`` is the true number a reader skipped, wherever the coalescing happened.
@@ -39,9 +45,26 @@ from typing import Any, Protocol
 import anyio
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
-from lb_mcp.sdk.enums import SubType
+from lb_mcp.sdk.enums import Period, SubType
 from lb_mcp.sdk.quote.feed import QuotePush
-from lb_mcp.sdk.quote.models import PushQuote, SecurityQuote
+from lb_mcp.sdk.quote.models import (
+    PushCandlestick,
+    PushDepth,
+    PushQuote,
+    PushTrades,
+    SecurityQuote,
+)
+from lb_mcp.sdk.quote.realtime import CandleTopic
+from lb_mcp.server.streams.kinds import (
+    CandleEntry,
+    DepthEntry,
+    TradesEntry,
+    depth_uri,
+    next_bars,
+    next_depth,
+    next_trades,
+    trades_uri,
+)
 
 log = logging.getLogger("lb_mcp.server.streams.store")
 
@@ -76,10 +99,20 @@ class QuoteEntry:
     seq: int  # global update counter at the time of this update
     updates: int  # how many updates of this symbol the server has seen
 
+    def weight(self, start: int) -> int:
+        return 1
+
+    def since(self, start: int) -> QuoteEntry:
+        return self
+
+
+Entry = QuoteEntry | DepthEntry | TradesEntry | CandleEntry
+STREAM_KINDS = ("quote", "depth", "trades", "candles")
+
 
 @dataclass(frozen=True)
 class Changes:
-    entries: list[QuoteEntry]
+    entries: list[Entry]
     cursor: int  # pass back as ``cursor`` next time
     missed: int  # updates after the given cursor that were coalesced away
     reset: bool  # the given cursor was unknown (e.g. from a previous run): everything is sent
@@ -100,6 +133,12 @@ class QuoteStreams:
         self._wall = wall
         self._latest: dict[str, QuoteEntry] = {}
         self._subscribed: set[str] = set()
+        self._depth_subs: set[str] = set()
+        self._trade_subs: set[str] = set()
+        self._candle_subs: dict[str, set[Period]] = {}
+        self._books: dict[str, DepthEntry] = {}
+        self._prints: dict[str, TradesEntry] = {}
+        self._bars: dict[tuple[str, Period], CandleEntry] = {}
         self._seq = 0
         self._changed = asyncio.Event()
         self._dirty: set[str] = set()
@@ -115,7 +154,36 @@ class QuoteStreams:
 
     @property
     def symbols(self) -> list[str]:
-        return sorted(self._subscribed)
+        """Every symbol streaming anything (what the 500-symbol cap counts)."""
+        return sorted(
+            self._subscribed | self._depth_subs | self._trade_subs | set(self._candle_subs)
+        )
+
+    def kinds_of(self, symbol: str) -> list[str]:
+        """What ``symbol`` streams: ``quote``, ``depth``, ``trades``, ``candles:<period>``."""
+        kinds = [
+            kind
+            for kind, subs in (
+                ("quote", self._subscribed),
+                ("depth", self._depth_subs),
+                ("trades", self._trade_subs),
+            )
+            if symbol in subs
+        ]
+        kinds.extend(f"candles:{p.name}" for p in sorted(self._candle_subs.get(symbol, ())))
+        return kinds
+
+    def streams(self, kind: str, symbol: str) -> bool:
+        if kind == "quote":
+            return symbol in self._subscribed
+        if kind == "depth":
+            return symbol in self._depth_subs
+        if kind == "trades":
+            return symbol in self._trade_subs
+        return bool(self._candle_subs.get(symbol))
+
+    def candle_periods(self, symbol: str) -> list[Period]:
+        return sorted(self._candle_subs.get(symbol, ()))
 
     @property
     def seq(self) -> int:
@@ -134,8 +202,43 @@ class QuoteStreams:
             self._latest.pop(symbol, None)
         self._mark(SUBSCRIPTIONS_URI)
 
+    def add_kind(self, kind: str, symbols: Iterable[str]) -> None:
+        """Start recording ``depth`` or ``trades`` for ``symbols``."""
+        (self._depth_subs if kind == "depth" else self._trade_subs).update(symbols)
+        self._mark(SUBSCRIPTIONS_URI)
+
+    def remove_kind(self, kind: str, symbols: Iterable[str]) -> None:
+        subs, entries = (
+            (self._depth_subs, self._books) if kind == "depth" else (self._trade_subs, self._prints)
+        )
+        for symbol in symbols:
+            subs.discard(symbol)
+            entries.pop(symbol, None)
+        self._mark(SUBSCRIPTIONS_URI)
+
+    def add_candles(self, symbol: str, period: Period) -> None:
+        self._candle_subs.setdefault(symbol, set()).add(period)
+        self._mark(SUBSCRIPTIONS_URI)
+
+    def remove_candles(self, symbol: str, period: Period) -> None:
+        periods = self._candle_subs.get(symbol, set())
+        periods.discard(period)
+        if not periods:
+            self._candle_subs.pop(symbol, None)
+        self._bars.pop((symbol, period), None)
+        self._mark(SUBSCRIPTIONS_URI)
+
     def latest(self, symbol: str) -> QuoteEntry | None:
         return self._latest.get(symbol)
+
+    def has_bars(self, symbol: str, period: Period) -> bool:
+        return (symbol, period) in self._bars
+
+    def latest_depth(self, symbol: str) -> DepthEntry | None:
+        return self._books.get(symbol)
+
+    def latest_trades(self, symbol: str) -> TradesEntry | None:
+        return self._prints.get(symbol)
 
     # --------------------------------------------------------------- inbound
 
@@ -160,8 +263,15 @@ class QuoteStreams:
         """Feed the store from ``QuoteContext.pushes()`` until it ends or this is cancelled."""
         try:
             async for item in pushes:
-                if item.sub_type is SubType.Quote and isinstance(item.event, PushQuote):
-                    self.on_push(item.symbol, item.event, item.missed)
+                event, kind = item.event, item.sub_type
+                if kind is SubType.Quote and isinstance(event, PushQuote):
+                    self.on_push(item.symbol, event, item.missed)
+                elif kind is SubType.Depth and isinstance(event, PushDepth):
+                    self.on_depth(item.symbol, event, item.missed)
+                elif kind is SubType.Trade and isinstance(event, PushTrades):
+                    self.on_trades(item.symbol, event, item.missed)
+                elif isinstance(kind, CandleTopic) and isinstance(event, PushCandlestick):
+                    self.on_candlestick(item.symbol, event, item.missed)
         finally:
             aclose = getattr(pushes, "aclose", None)
             if aclose is not None:
@@ -199,6 +309,64 @@ class QuoteStreams:
             timestamp=push.timestamp,
         )
 
+    def _counted(self, missed: int) -> int:
+        """The number of updates one push (plus those folded into it) stands for.
+
+        ``pushes_received`` stays the count of quote pushes (what ``status`` reports)."""
+        updates = 1 + max(0, missed)
+        self.last_push_at = time.monotonic()
+        return updates
+
+    def _stored(self, updates: int, uri: str | None) -> int:
+        """An entry is about to be stored: take its ``seq`` and wake readers and resources."""
+        self._seq += updates
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        if uri is not None:
+            self._mark(uri)
+        return self._seq
+
+    def on_depth(
+        self, symbol: str, push: PushDepth, missed: int = 0, *, pulled: bool = False
+    ) -> None:
+        """A depth push; ``pulled``: a book fetched at subscribe time (not a push)."""
+        updates = 1 if pulled else self._counted(missed)
+        if symbol not in self._depth_subs:
+            return
+        self._books[symbol] = next_depth(
+            self._books.get(symbol),
+            symbol,
+            push.asks,
+            push.bids,
+            seq=self._stored(updates, depth_uri(symbol)),
+            updates=updates,
+            at=self._wall(),
+        )
+
+    def on_trades(self, symbol: str, push: PushTrades, missed: int = 0) -> None:
+        updates = self._counted(missed)
+        if symbol not in self._trade_subs or not push.trades:
+            return
+        self._prints[symbol] = next_trades(
+            self._prints.get(symbol),
+            symbol,
+            push.trades,
+            seq=self._stored(updates, trades_uri(symbol)),
+            updates=updates,
+            at=self._wall(),
+        )
+
+    def on_candlestick(self, symbol: str, push: PushCandlestick, missed: int = 0) -> None:
+        """A bar the SDK built (``pulled``-free: the subscribe's last bar comes this way too)."""
+        updates = 1 + max(0, missed)
+        if push.period not in self._candle_subs.get(symbol, ()):
+            return
+        key = (symbol, push.period)
+        seq = self._stored(updates, None)  # candlesticks have no resource: poll_quotes only
+        self._bars[key] = next_bars(
+            self._bars.get(key), symbol, push, seq=seq, updates=updates, at=self._wall()
+        )
+
     def _apply(self, symbol: str, folded: int = 0, **fields: Any) -> None:
         # Updates folded upstream each take a sequence number too, so ``changes_since``
         # counts them as missed like the ones this store replaced itself.
@@ -221,12 +389,19 @@ class QuoteStreams:
     def changes_since(self, cursor: int, limit: int = MAX_SYMBOLS) -> Changes:
         reset = cursor < 0 or cursor > self._seq
         start = 0 if reset else cursor
-        newer = sorted((e for e in self._latest.values() if e.seq > start), key=lambda e: e.seq)
-        page = newer[:limit]
-        next_cursor = page[-1].seq if len(newer) > limit else self._seq
-        # Every update after ``start`` bumped seq once; those not returned were coalesced.
+        everything: list[Entry] = [
+            *self._latest.values(),
+            *self._books.values(),
+            *self._prints.values(),
+            *self._bars.values(),
+        ]
+        newer = sorted((e for e in everything if e.seq > start), key=lambda e: e.seq)
+        page = [e.since(start) for e in newer[:limit]]
+        next_cursor = newer[limit - 1].seq if len(newer) > limit else self._seq
+        # Every update after ``start`` bumped seq once; those not returned were coalesced
+        # (a trades entry returns every push whose prints it still holds).
         covered = next_cursor - start
-        missed = max(0, covered - len(page)) if not reset else 0
+        missed = max(0, covered - sum(e.weight(start) for e in page)) if not reset else 0
         return Changes(entries=page, cursor=next_cursor, missed=missed, reset=reset)
 
     async def wait_for_change(self, cursor: int, timeout_s: float) -> None:
@@ -294,8 +469,10 @@ def with_age(entry: QuoteEntry, now: datetime) -> float:
 __all__ = [
     "MAX_SYMBOLS",
     "QUOTE_URI",
+    "STREAM_KINDS",
     "SUBSCRIPTIONS_URI",
     "Changes",
+    "Entry",
     "LegacySession",
     "QuoteEntry",
     "QuoteStreams",
