@@ -178,11 +178,17 @@ class QuoteFeed:
         entry added since the loop last turned is held back instead: it goes in right after
         the consumers have had their turn, and the read loop is told to let them run (False).
         A consumer that had its chance and still left the entry there is behind: coalesce.
+        So does a read loop that goes on without that turn because it is itself behind the
+        socket: then the held push and this one go in at once.
         """
-        if self._held is not None:
-            self._flush_held(turned=False)  # keep the order: no turn since the hold
         key = (symbol, sub_type)
         callbacks = sub_type in self._callbacks
+        if self._held is not None:
+            # The read loop went on without the turn it was asked for: it is behind the
+            # socket (see Link._direct), so consumers get the newest state at the next turn.
+            self._flush_held(turned=False)  # keep the order
+            self._put(key, value, callbacks)
+            return True
         streams = self._streams
         if (callbacks and self.buffer.fresh(key)) or (
             streams and any(s.fresh(key) for s in streams)
