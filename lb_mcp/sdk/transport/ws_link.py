@@ -13,7 +13,8 @@ turn; otherwise the reader task takes the queued messages back to back. Both let
 (so callers and push consumers run) whenever the push handler asks for it, after a response,
 and at least every :data:`MAX_FRAMES_PER_TURN` messages.
 
-Liveness (:meth:`Link.watch`): our own WebSocket pings with a deadline for the pong, a watchdog
+Liveness (:meth:`Link.watch`): our own WebSocket pings with a deadline for the pong (waived when
+other frames arrived meanwhile: under a flood the pong queues behind them), a watchdog
 on received frames, and the official SDK's rule of dropping a link that has seen no server ping
 for 120 s. Whatever kills the link, the reader ends, in-flight requests fail with
 :class:`ConnectionLost` and :attr:`Link.closed` is set; the session decides what comes next.
@@ -109,7 +110,8 @@ class _WatchedConnection(ClientConnection):
         self.last_frame_at = now
         self.last_ping_at = now
         self.direct: DirectHandler | None = None
-        self.slow: Callable[[bytes, float], None] | None = None  # batch mode: what direct did not take
+        # batch mode: what direct did not take
+        self.slow: Callable[[bytes, float], None] | None = None
         self.wants_turn: Callable[[], bool] = _never
         self._unread: Sized | None = None  # see connection_made
         self._batch = False
@@ -523,11 +525,16 @@ class Link:
             if now - ws.last_ping_at > liveness.server_ping_timeout:
                 self.kill(f"no ping from the server for {now - ws.last_ping_at:.1f} s")
                 return
+            sent_at = loop.time()
             try:
                 async with asyncio.timeout(liveness.ping_timeout):
                     pong = await ws.ping()
                     await pong
             except TimeoutError:
+                # Under a flood the pong waits in the socket behind every push sent before
+                # it: frames that arrived since the ping prove the peer alive (#15).
+                if ws.last_frame_at > sent_at:
+                    continue
                 self.kill(f"ping timeout: no pong within {liveness.ping_timeout:g} s")
                 return
             except WsConnectionClosed:
