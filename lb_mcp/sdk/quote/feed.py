@@ -26,6 +26,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from google.protobuf.message import DecodeError
+
 from lb_mcp.sdk.enums import SubType
 from lb_mcp.sdk.quote import wire as wire
 from lb_mcp.sdk.quote.models import PushQuote, SecurityQuote
@@ -50,6 +52,11 @@ PUSH_KINDS: Final[dict[int, tuple[SubType, Any]]] = {
     QuoteCommand.PushTradeData: (SubType.Trade, quote_pb2.PushTrade),
 }
 _EOD_TAG: Final = 1
+_PUSH_QUOTE: Final = int(QuoteCommand.PushQuoteData)
+_QUOTE: Final = SubType.Quote
+_NEXT: Final = Verdict.NEXT
+_new_push_quote = quote_pb2.PushQuote
+_merge_quote = wire.push_quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,8 @@ class QuoteFeed:
         self._refresh_pending: set[str] = set()
         self._refresher: asyncio.Task[None] | None = None
         self._held: tuple[tuple[str, SubType], PushValue] | None = None  # see _deliver
+        self._lagging = False  # the read loop went on without a turn we asked for: see _deliver
+        self._check = self.sequencer.check
 
     def subscribed(self, symbol: str, sub_type: SubType) -> bool:
         return sub_type in self.subs.get(symbol, ())
@@ -109,40 +118,66 @@ class QuoteFeed:
         Returns False when the read loop should let the consumers run before the next push
         (see :meth:`_deliver`), True when it may go straight on.
         """
+        if cmd == _PUSH_QUOTE:  # the flood case, kept flat: one call per push at most
+            message = _new_push_quote()
+            try:
+                message.ParseFromString(body)
+            except (DecodeError, ValueError, TypeError):
+                decode_message(quote_pb2.PushQuote, body)  # raises the codec's ProtocolError
+                raise
+            if message.tag == _EOD_TAG:
+                return True
+            symbol: str = message.symbol
+            verdict = self._check(symbol, cmd, message.sequence)
+            if (verdict is not _NEXT or self._unverified) and self._judge(
+                symbol, cmd, message.sequence, verdict
+            ) is None:
+                return True
+            state = self._state
+            value = state[symbol] = _merge_quote(message, state.get(symbol))
+            types = self.subs.get(symbol)
+            if types is None or _QUOTE not in types:
+                return True
+            return self._deliver(symbol, _QUOTE, value)
         kind = PUSH_KINDS.get(cmd)
         if kind is None:
             log.info("quote socket: ignoring push cmd %d", cmd)
             return True
         sub_type, message_type = kind
         message = decode_message(message_type, body)
-        symbol: str = message.symbol
-        is_quote = sub_type is SubType.Quote
-        if is_quote and message.tag == _EOD_TAG:
+        symbol = message.symbol
+        judged = self._judge(symbol, cmd, message.sequence, None)
+        if judged is None:
             return True
-        sequence: int = message.sequence
-        verdict = self.sequencer.check(symbol, cmd, sequence)
+        other: PushValue
+        if sub_type is SubType.Depth:
+            other = wire.push_depth(message)
+        elif sub_type is SubType.Brokers:
+            other = wire.push_brokers(message)
+        else:
+            other = wire.push_trades(message)
+        types = self.subs.get(symbol)
+        if types is None or sub_type not in types:
+            return True
+        return self._deliver(symbol, sub_type, other)
+
+    def _judge(
+        self, symbol: str, cmd: int, sequence: int, verdict: Verdict | None
+    ) -> Verdict | None:
+        """The sequencer's verdict (``verdict`` if already asked), after a reconnect's reset;
+        None if the push is dropped. A gap schedules a snapshot."""
+        if verdict is None:
+            verdict = self.sequencer.check(symbol, cmd, sequence)
         if self._unverified and (symbol, cmd) in self._unverified:
             self._unverified.discard((symbol, cmd))
             if verdict is Verdict.REGRESSED:  # the server restarted its numbering
                 self.sequencer.forget(symbol)
                 verdict = self.sequencer.check(symbol, cmd, sequence)
         if verdict in DROPPED:
-            return True
+            return None
         if verdict is Verdict.GAP:
             self._schedule_refresh(symbol)
-        value: PushValue
-        if is_quote:
-            value = self._state[symbol] = wire.push_quote(message, self._state.get(symbol))
-        elif sub_type is SubType.Depth:
-            value = wire.push_depth(message)
-        elif sub_type is SubType.Brokers:
-            value = wire.push_brokers(message)
-        else:
-            value = wire.push_trades(message)
-        types = self.subs.get(symbol)
-        if types is None or sub_type not in types:
-            return True
-        return self._deliver(symbol, sub_type, value)
+        return verdict
 
     def apply_snapshot(self, quote: SecurityQuote) -> None:
         """A pulled quote replaces the merged state and is delivered (``sequence`` 0)."""
@@ -185,8 +220,11 @@ class QuoteFeed:
         callbacks = sub_type in self._callbacks
         if self._held is not None:
             # The read loop went on without the turn it was asked for: it is behind the
-            # socket (see Link._direct), so consumers get the newest state at the next turn.
+            # socket (see Link._direct), so consumers get the newest state at the next turn,
+            # and nothing is held back until then.
+            self._lagging = True
             self._flush_held(turned=False)  # keep the order
+        if self._lagging:
             self._put(key, value, callbacks)
             return True
         streams = self._streams
@@ -213,6 +251,8 @@ class QuoteFeed:
     def _flush_held(self, *, turned: bool = True) -> None:
         """Put the held push in; ``turned``: the loop has turned since the hold (consumers ran)."""
         held, self._held = self._held, None
+        if turned:
+            self._lagging = False
         if held is None:
             return
         if turned:
