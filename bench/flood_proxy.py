@@ -103,15 +103,17 @@ class Templates:
 
     def frames(self, symbols: list[str], count: int) -> tuple[bytes, int]:
         """``count`` frames round robin over ``symbols``, joined; and how many were built."""
-        parts = []
         prefixes = [self.prefixes(s) for s in symbols]
         seqs = self.next_sequence
         per = max(1, count // len(symbols))
-        for symbol, variants in zip(symbols, prefixes, strict=True):
-            start = seqs[symbol]
-            parts.extend(
-                variants[seq % VARIANTS] + _varint4(seq) for seq in range(start, start + per)
-            )
+        starts = [seqs[s] for s in symbols]
+        parts = [
+            variants[seq % VARIANTS] + _varint4(seq)
+            for offset in range(per)
+            for variants, start in zip(prefixes, starts, strict=True)
+            if (seq := start + offset) >= 0
+        ]
+        for symbol, start in zip(symbols, starts, strict=True):
             seqs[symbol] = start + per
         return b"".join(parts), per * len(symbols)
 

@@ -1,6 +1,7 @@
 """Push ingest, slow consumer and quote() round trip: ours vs the official ``longbridge`` 5.3.0.
 
-Run: ``.venv/bin/python bench/push_bench.py [--blocks 6] [--seconds 2] [--rtt-blocks 20]``
+Run: ``.venv/bin/python bench/push_bench.py [--quick] [--only drain|slow|flood|rtt]
+[--blocks 6] [--seconds 2] [--rtt-blocks 20]``
 
 Processes (all on 127.0.0.1): one ``lb-mcp sim`` (HTTP, auth, pulls), one
 ``bench/flood_proxy.py`` in front of its quote socket that injects pre-encoded PushQuote
@@ -333,7 +334,8 @@ def run_floods(env: dict[str, str], args: argparse.Namespace, cwd: str) -> None:
         [str(ROOT / "bench" / "flood_proxy.py"), env["LONGBRIDGE_QUOTE_WS_URL"]], "proxy", cwd
     ) as (proxy, values):
         proxy_env["PROXY_WS"] = values["URL"]
-        for scenario in ("drain", "slow"):
+        scenarios = [s for s in ("drain", "slow") if args.only in (None, "flood", s)]
+        for scenario in scenarios:
             results: dict[str, list[dict[str, Any]]] = {"official": [], "ours": []}
             for block in range(args.blocks):
                 order = ("official", "ours") if block % 2 == 0 else ("ours", "official")
@@ -435,12 +437,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="flood length")
     parser.add_argument("--rtt-blocks", type=int, default=20)
     parser.add_argument("--rtt-calls", type=int, default=100)
-    parser.add_argument("--only", choices=["flood", "rtt"], default=None)
+    parser.add_argument("--only", choices=["flood", "drain", "slow", "rtt"], default=None)
+    parser.add_argument(
+        "--quick", action="store_true", help="2 flood blocks of 1 s, 4 rtt blocks (a smoke run)"
+    )
     parser.add_argument("--worker", choices=["official", "ours"])
     parser.add_argument("--scenario", choices=["drain", "slow"], default="drain")
     parser.add_argument("--rtt", choices=["official-sync", "official-async", "ours"])
     parser.add_argument("--env", default="{}")
     args = parser.parse_args()
+    if args.quick:
+        args.blocks, args.seconds, args.rtt_blocks = 2, 1.0, 4
     if args.worker:
         env = json.loads(args.env)
         run = worker_official if args.worker == "official" else worker_ours
@@ -452,7 +459,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, simulator(tmp) as env:
         if args.only in (None, "rtt"):
             run_rtt(env, args, tmp)
-        if args.only in (None, "flood"):
+        if args.only != "rtt":
             run_floods(env, args, tmp)
     return 0
 

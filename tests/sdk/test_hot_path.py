@@ -110,6 +110,11 @@ def without_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_WatchedConnection, "connection_made", connection_made)
 
 
+def without_batch_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """websockets parses every frame (its direct path and its queue), as before batch mode."""
+    monkeypatch.setattr(_WatchedConnection, "take_over", lambda self: False)
+
+
 def link_of(ctx: QuoteContext) -> Link:
     link = ctx._socket()._link
     assert link is not None
@@ -158,16 +163,18 @@ class TakeRecorder(PushBuffer[Key, PushValue]):
 # ---------------------------------------------------------------------------- 1 + 2: order
 
 
-@pytest.mark.parametrize("direct", [True, False], ids=["direct-path", "reader-only"])
+@pytest.mark.parametrize("path", ["batch", "direct", "reader"])
 @pytest.mark.parametrize(
     ("width", "per_call"),
     [(1, 5), (200, 150)],  # one key (pushes held for the consumer) / settled pushes, long runs
     ids=["one-symbol", "many-symbols"],
 )
 async def test_pushes_and_responses_keep_their_order_across_the_direct_and_queued_paths(
-    direct: bool, width: int, per_call: int, trace: Trace, monkeypatch: pytest.MonkeyPatch
+    path: str, width: int, per_call: int, trace: Trace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not direct:
+    if path != "batch":
+        without_batch_mode(monkeypatch)
+    if path == "reader":
         without_direct_path(monkeypatch)
     calls, rng = 40, random.Random(7)
     symbols = [SYMBOL] if width == 1 else [f"P{n}.US" for n in range(width)]
@@ -217,7 +224,10 @@ async def test_pushes_and_responses_keep_their_order_across_the_direct_and_queue
         assert [(q.symbol, q.last_done) for [q] in answers] == [
             (f"S{n}.US", Decimal(f"{n}.5")) for n in range(calls)
         ]
-        if direct:
+        if path == "batch":  # every message of every read went to the link in one pass
+            assert link_of(ctx).ws.batches > 0
+            assert trace.direct >= len(sent)
+        elif path == "direct":
             assert 0 < trace.direct < len(sent)  # both paths really were taken
         else:
             assert trace.direct_calls == 0

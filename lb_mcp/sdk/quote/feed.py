@@ -29,6 +29,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from google.protobuf.message import DecodeError
+
 from lb_mcp.sdk.enums import Period, SubType
 from lb_mcp.sdk.quote import wire as wire
 from lb_mcp.sdk.quote.models import PushCandlestick, PushQuote, SecurityQuote
@@ -55,6 +57,11 @@ PUSH_KINDS: Final[dict[int, tuple[SubType, Any]]] = {
     QuoteCommand.PushTradeData: (SubType.Trade, quote_pb2.PushTrade),
 }
 _EOD_TAG: Final = 1
+_PUSH_QUOTE: Final = int(QuoteCommand.PushQuoteData)
+_QUOTE: Final = SubType.Quote
+_NEXT: Final = Verdict.NEXT
+_new_push_quote = quote_pb2.PushQuote
+_merge_quote = wire.push_quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,8 @@ class QuoteFeed:
         self._refresh_pending: set[str] = set()
         self._refresher: asyncio.Task[None] | None = None
         self._held: tuple[tuple[str, Kind], PushValue] | None = None  # see _deliver
+        self._lagging = False  # the read loop went on without a turn we asked for: see _deliver
+        self._check = self.sequencer.check
 
     def subscribed(self, symbol: str, sub_type: SubType) -> bool:
         return sub_type in self.subs.get(symbol, ())
@@ -127,50 +136,85 @@ class QuoteFeed:
         Returns False when the read loop should let the consumers run before the next push
         (see :meth:`_deliver`), True when it may go straight on.
         """
+        if cmd == _PUSH_QUOTE:  # the flood case, kept flat: one call per push at most
+            message = _new_push_quote()
+            try:
+                message.ParseFromString(body)
+            except (DecodeError, ValueError, TypeError):
+                decode_message(quote_pb2.PushQuote, body)  # raises the codec's ProtocolError
+                raise
+            if message.tag == _EOD_TAG:
+                return True
+            symbol: str = message.symbol
+            verdict = self._check(symbol, cmd, message.sequence)
+            if (verdict is not _NEXT or self._unverified) and self._judge(
+                symbol, cmd, message.sequence, verdict
+            ) is None:
+                return True
+            state = self._state
+            value = state[symbol] = _merge_quote(message, state.get(symbol))
+            candles = self.store.on_quote(symbol, value)
+            types = self.subs.get(symbol)
+            go_on = True
+            if types is not None and _QUOTE in types:
+                go_on = self._deliver(symbol, _QUOTE, value)
+            if candles:
+                go_on = self._deliver_candles(symbol, candles) and go_on
+            return go_on
         kind = PUSH_KINDS.get(cmd)
         if kind is None:
             log.info("quote socket: ignoring push cmd %d", cmd)
             return True
         sub_type, message_type = kind
         message = decode_message(message_type, body)
-        symbol: str = message.symbol
-        is_quote = sub_type is SubType.Quote
-        if is_quote and message.tag == _EOD_TAG:
+        symbol = message.symbol
+        judged = self._judge(symbol, cmd, message.sequence, None)
+        if judged is None:
             return True
-        sequence: int = message.sequence
-        verdict = self.sequencer.check(symbol, cmd, sequence)
+        other: PushValue
+        store = self.store
+        candles = []
+        if sub_type is SubType.Depth:
+            other = wire.push_depth(message)
+            store.on_depth(symbol, other)
+        elif sub_type is SubType.Brokers:
+            other = wire.push_brokers(message)
+            store.on_brokers(symbol, other)
+        else:
+            other = wire.push_trades(message)
+            candles = store.on_trades(symbol, other)
+        go_on = True
+        types = self.subs.get(symbol)
+        if types is not None and sub_type in types:
+            go_on = self._deliver(symbol, sub_type, other)
+        if candles:
+            go_on = self._deliver_candles(symbol, candles) and go_on
+        return go_on
+
+    def _deliver_candles(self, symbol: str, candles: list[PushCandlestick]) -> bool:
+        # Built bars go out whatever the symbol's own quote/trade subscription.
+        go_on = True
+        for event in candles:
+            go_on = self._deliver(symbol, CandleTopic(event.period), event) and go_on
+        return go_on
+
+    def _judge(
+        self, symbol: str, cmd: int, sequence: int, verdict: Verdict | None
+    ) -> Verdict | None:
+        """The sequencer's verdict (``verdict`` if already asked), after a reconnect's reset;
+        None if the push is dropped. A gap schedules a snapshot."""
+        if verdict is None:
+            verdict = self.sequencer.check(symbol, cmd, sequence)
         if self._unverified and (symbol, cmd) in self._unverified:
             self._unverified.discard((symbol, cmd))
             if verdict is Verdict.REGRESSED:  # the server restarted its numbering
                 self.sequencer.forget(symbol)
                 verdict = self.sequencer.check(symbol, cmd, sequence)
         if verdict in DROPPED:
-            return True
+            return None
         if verdict is Verdict.GAP:
             self._schedule_refresh(symbol)
-        value: PushValue
-        store = self.store
-        candles: list[PushCandlestick] | None = None
-        if is_quote:
-            value = self._state[symbol] = wire.push_quote(message, self._state.get(symbol))
-            candles = store.on_quote(symbol, value)
-        elif sub_type is SubType.Depth:
-            value = wire.push_depth(message)
-            store.on_depth(symbol, value)
-        elif sub_type is SubType.Brokers:
-            value = wire.push_brokers(message)
-            store.on_brokers(symbol, value)
-        else:
-            value = wire.push_trades(message)
-            candles = store.on_trades(symbol, value)
-        go_on = True
-        types = self.subs.get(symbol)
-        if types is not None and sub_type in types:
-            go_on = self._deliver(symbol, sub_type, value)
-        if candles:  # built bars go out whatever the symbol's own subscription
-            for event in candles:
-                go_on = self._deliver(symbol, CandleTopic(event.period), event) and go_on
-        return go_on
+        return verdict
 
     def apply_snapshot(self, quote: SecurityQuote) -> None:
         """A pulled quote replaces the merged state and is delivered (``sequence`` 0)."""
@@ -207,11 +251,20 @@ class QuoteFeed:
         entry added since the loop last turned is held back instead: it goes in right after
         the consumers have had their turn, and the read loop is told to let them run (False).
         A consumer that had its chance and still left the entry there is behind: coalesce.
+        So does a read loop that goes on without that turn because it is itself behind the
+        socket: then the held push and this one go in at once.
         """
-        if self._held is not None:
-            self._flush_held(turned=False)  # keep the order: no turn since the hold
         key = (symbol, sub_type)
         callbacks = sub_type in self._callbacks
+        if self._held is not None:
+            # The read loop went on without the turn it was asked for: it is behind the
+            # socket (see Link._direct), so consumers get the newest state at the next turn,
+            # and nothing is held back until then.
+            self._lagging = True
+            self._flush_held(turned=False)  # keep the order
+        if self._lagging:
+            self._put(key, value, callbacks)
+            return True
         streams = self._streams
         if (callbacks and self.buffer.fresh(key)) or (
             streams and any(s.fresh(key) for s in streams)
@@ -236,6 +289,8 @@ class QuoteFeed:
     def _flush_held(self, *, turned: bool = True) -> None:
         """Put the held push in; ``turned``: the loop has turned since the hold (consumers ran)."""
         held, self._held = self._held, None
+        if turned:
+            self._lagging = False
         if held is None:
             return
         if turned:

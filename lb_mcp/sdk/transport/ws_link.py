@@ -13,7 +13,8 @@ turn; otherwise the reader task takes the queued messages back to back. Both let
 (so callers and push consumers run) whenever the push handler asks for it, after a response,
 and at least every :data:`MAX_FRAMES_PER_TURN` messages.
 
-Liveness (:meth:`Link.watch`): our own WebSocket pings with a deadline for the pong, a watchdog
+Liveness (:meth:`Link.watch`): our own WebSocket pings with a deadline for the pong (waived when
+other frames arrived meanwhile: under a flood the pong queues behind them), a watchdog
 on received frames, and the official SDK's rule of dropping a link that has seen no server ping
 for 120 s. Whatever kills the link, the reader ends, in-flight requests fail with
 :class:`ConnectionLost` and :attr:`Link.closed` is set; the session decides what comes next.
@@ -31,6 +32,7 @@ from typing import Any, Final
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State as WsState
 
 from lb_mcp.sdk.errors import ConnectionClosed, RequestTimeout
 from lb_mcp.sdk.wire.codec import MAX_BODY_LEN, PacketType
@@ -88,6 +90,18 @@ class _WatchedConnection(ClientConnection):
     It can also hand a complete binary message to :attr:`direct` right where websockets parsed
     it, instead of queueing it for the reader task: one event-loop turn and the queue's
     hand-off less per message. Only while nothing is queued, so messages keep their order.
+
+    Batch mode (:meth:`take_over`): once the handshake is done and websockets' frame parser
+    sits at a frame boundary with nothing buffered, this connection splits the received bytes
+    into frames itself. A complete, final, unmasked binary frame (every message the server
+    sends) goes to :attr:`direct` straight from the bytes of one read, all frames of the read
+    in one pass; only control frames (ping, pong, close) are handed to websockets, one
+    complete frame at a time, so its parser stays at a frame boundary and its keepalive and
+    closing logic work unchanged. Anything else (a text or fragmented frame, a 64-bit length)
+    hands the rest of the stream back to websockets for good. When the link asks for a turn
+    (:attr:`wants_turn`), the unparsed rest waits in :attr:`_pending` and parsing goes on
+    from a ``call_soon``, after everything that was ready ran; reading from the socket pauses
+    while more than :data:`_PENDING_HIGH` bytes wait, so memory stays bounded.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,7 +110,17 @@ class _WatchedConnection(ClientConnection):
         self.last_frame_at = now
         self.last_ping_at = now
         self.direct: DirectHandler | None = None
+        # batch mode: what direct did not take
+        self.slow: Callable[[bytes, float], None] | None = None
+        self.wants_turn: Callable[[], bool] = _never
         self._unread: Sized | None = None  # see connection_made
+        self._batch = False
+        self._pending = b""
+        self._continuing = False  # a call_soon(_parse) is scheduled
+        self._reading_paused = False
+        self._backlog_since: float | None = None  # see behind()
+        self._last_read = 0
+        self.batches = 0  # reads parsed in batch mode (tests and benchmarks)
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -104,6 +128,130 @@ class _WatchedConnection(ClientConnection):
         # handles it without suspending). Without it (another websockets), no direct path.
         unread = getattr(getattr(self, "recv_messages", None), "frames", None)
         self._unread = unread if hasattr(unread, "__len__") else None
+
+    # ------------------------------------------------------------------ batch mode
+
+    def take_over(self) -> bool:
+        """Parse frames ourselves from now on, if websockets is at a clean frame boundary."""
+        protocol = self.protocol
+        innermost = getattr(protocol, "parser", None)  # the generator chain's innermost wait
+        while (inner := getattr(innermost, "gi_yieldfrom", None)) is not None:
+            innermost = inner
+        waiting = getattr(innermost, "gi_code", None)
+        reader = getattr(getattr(protocol, "reader", None), "buffer", None)
+        if (
+            self.direct is None
+            or self.slow is None
+            or self._unread is None
+            or len(self._unread)
+            or protocol.state is not WsState.OPEN
+            or getattr(waiting, "co_name", None) != "at_eof"  # not inside a frame
+            or reader is None
+            or len(reader)
+        ):
+            return False
+        self._batch = True
+        return True
+
+    def behind(self) -> bool:
+        """True while the reader has had unread data for longer than :data:`BEHIND_S`.
+
+        Then the feed outpaces us, and the read loop stops giving consumers a turn per push
+        that would coalesce: they get the newest state at the next turn instead (which comes
+        at least every :data:`MAX_FRAMES_PER_TURN` messages).
+        """
+        since = self._backlog_since
+        return since is not None and self.loop.time() - since > BEHIND_S
+
+    def data_received(self, data: bytes) -> None:
+        if not self._batch:
+            super().data_received(data)
+            return
+        self._last_read = len(data)
+        if self._backlog_since is None:
+            self._backlog_since = self.loop.time()
+        self._pending = self._pending + data if self._pending else data
+        if self._continuing:
+            if len(self._pending) > _PENDING_HIGH and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            return
+        self._parse()
+
+    def _continue(self) -> None:
+        self._continuing = False
+        if self._batch:
+            self._parse()
+
+    def _parse(self) -> None:
+        """Handle every complete frame in :attr:`_pending` until the link wants a turn."""
+        buf, pos = self._pending, 0
+        end_of_data = len(buf)
+        direct, slow, wants_turn = self.direct, self.slow, self.wants_turn
+        now = self.loop.time()
+        self.batches += 1
+        if direct is None or slow is None:
+            return
+        while end_of_data - pos >= 2:
+            frame_at = pos
+            head, size = buf[pos], buf[pos + 1]
+            if size < 126:
+                start = pos + 2
+            elif size == 126 and end_of_data - pos >= 4:
+                size = buf[pos + 2] << 8 | buf[pos + 3]
+                start = pos + 4
+            elif size == 126:
+                break  # the extended length is still on its way
+            else:  # a 64-bit length or a masked frame: not from this server, websockets decides
+                self._hand_back(buf[pos:])
+                return
+            end = start + size
+            if end > end_of_data:
+                break
+            if head == _FINAL_BINARY:
+                if wants_turn():
+                    break
+                self.last_frame_at = now
+                message = buf[start:end]
+                pos = end
+                try:
+                    if not direct(message, now):
+                        slow(message, now)
+                except Exception:  # never let our bug break the transport's read callback
+                    log.exception("batch handling of a received message failed")
+            elif head in _CONTROL_HEADS:
+                pos = end
+                super().data_received(buf[frame_at:end])
+                if head == _CLOSE_HEAD:
+                    self._hand_back(buf[pos:])
+                    return
+            else:  # text, fragmented or reserved bits: back to websockets, order kept
+                self._hand_back(buf[pos:])
+                return
+        self._pending = buf[pos:] if pos else buf
+        turn = wants_turn()
+        if not turn and self._last_read < _FULL_READ:
+            self._backlog_since = None  # everything read so far is handled: caught up
+        if pos < end_of_data and turn and not self._continuing:
+            self._continuing = True
+            self.loop.call_soon(self._continue)
+        elif self._reading_paused and not self._continuing:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if self._continuing and len(self._pending) > _PENDING_HIGH and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _hand_back(self, rest: bytes) -> None:
+        self._batch = False
+        self._pending = b""
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if rest:
+            super().data_received(rest)
+
+    # ------------------------------------------------------------------ websockets' path
 
     def process_event(self, event: Any) -> None:
         if isinstance(event, Frame):
@@ -122,6 +270,19 @@ class _WatchedConnection(ClientConnection):
             elif opcode is Opcode.PING:
                 self.last_ping_at = now
         super().process_event(event)
+
+
+def _never() -> bool:
+    return False
+
+
+_FINAL_BINARY: Final = 0x82  # FIN + binary opcode, no reserved bits
+_CLOSE_HEAD: Final = 0x88
+_CONTROL_HEADS: Final = frozenset({_CLOSE_HEAD, 0x89, 0x8A})  # close, ping, pong (FIN set)
+_PENDING_HIGH: Final = 256 * 1024  # unparsed bytes held before reading from the socket pauses
+_FULL_READ: Final = 64 * 1024  # a read this large suggests more data waits in the socket
+# How long the reader may lag behind the socket before pushes coalesce without a consumer turn.
+BEHIND_S: Final = 0.1
 
 
 class Link:
@@ -162,6 +323,9 @@ class Link:
         assert isinstance(ws, _WatchedConnection)
         link = cls(ws, name, on_push)
         ws.direct = link._direct
+        ws.slow = link._slow
+        ws.wants_turn = link._wants_turn
+        ws.take_over()
         link._reader = asyncio.get_running_loop().create_task(
             link._read(), name=f"lb-{name}-reader"
         )
@@ -277,7 +441,7 @@ class Link:
             return False
         push = proto.receive_push(data, now)
         if push is not None:
-            if not self._push(push[0], push[1]):
+            if not self._push(push[0], push[1]) and not self.ws.behind():
                 self._pause_direct()
         elif data and data[0] & 0x0F == PacketType.RESPONSE:
             proto.receive_data(data, now)
@@ -290,6 +454,21 @@ class Link:
         if self._direct_run >= MAX_FRAMES_PER_TURN:
             self._pause_direct()
         return True
+
+    def _slow(self, data: bytes, now: float) -> None:
+        """Batch mode: a message the direct path did not take (neither a plain push nor a
+        response, e.g. gzip or malformed), handled as the reader task would."""
+        proto = self.proto
+        if proto.state is State.CLOSED:
+            return
+        proto.receive_data(data, now)
+        self._dispatch(proto.events_received())
+        if proto.error is not None:  # malformed: drop the link, the reader cleans up
+            self.kill(self.error or "protocol error")
+        self._pause_direct()
+
+    def _wants_turn(self) -> bool:
+        return self._direct_paused
 
     def _pause_direct(self) -> None:
         self._direct_paused = True
@@ -346,11 +525,16 @@ class Link:
             if now - ws.last_ping_at > liveness.server_ping_timeout:
                 self.kill(f"no ping from the server for {now - ws.last_ping_at:.1f} s")
                 return
+            sent_at = loop.time()
             try:
                 async with asyncio.timeout(liveness.ping_timeout):
                     pong = await ws.ping()
                     await pong
             except TimeoutError:
+                # Under a flood the pong waits in the socket behind every push sent before
+                # it: frames that arrived since the ping prove the peer alive (#15).
+                if ws.last_frame_at > sent_at:
+                    continue
                 self.kill(f"ping timeout: no pong within {liveness.ping_timeout:g} s")
                 return
             except WsConnectionClosed:
@@ -358,6 +542,7 @@ class Link:
 
 
 __all__ = [
+    "BEHIND_S",
     "CONNECT_TIMEOUT_S",
     "HANDSHAKE_QUERY",
     "MAX_FRAMES_PER_TURN",

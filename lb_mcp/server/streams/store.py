@@ -11,7 +11,10 @@
 
 Coalescing is structural: the store keeps only the latest quote of each symbol, and the fan-out
 task keeps a *set* of dirty URIs, so however fast the market moves a client receives at most one
-``resources/updated`` per symbol per fan-out round (rounds are at least ``interval_s`` apart).
+``resources/updated`` per symbol per fan-out round. A round starts as soon as a URI is dirty (after
+one loop turn, so the pushes of one socket read go together); only when updates arrived while a
+round was sending (the clients are slower than the feed) does the next one wait, at most
+``interval_s`` and no longer than the last round took.
 Every buffer is bounded: the store by the 500-symbol subscription cap, the dirty set by the
 number of URIs. A ``poll_quotes`` reader that falls behind gets each symbol's latest quote once
 and a ``missed`` count of the intermediate updates it skipped. A legacy session that does not
@@ -434,15 +437,19 @@ class QuoteStreams:
         self._loop = asyncio.get_running_loop()
         while True:
             await self._dirty_event.wait()
+            await asyncio.sleep(0)  # the rest of the socket read that woke us lands first
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
+            started = time.monotonic()
             for uri in sorted(dirty):
                 await self._bus.publish(ResourceUpdated(uri=uri))
                 for session in list(self._legacy.get(uri, ())):
                     await self._send_legacy(uri, session)
                 self.notifications_sent += 1
-            if self._interval_s > 0:
-                await anyio.sleep(self._interval_s)
+            if self._dirty and self._interval_s > 0:
+                # The feed outpaced this round's sends (the clients are slower than the
+                # feed): pause up to as long as the round took, so updates coalesce.
+                await anyio.sleep(min(self._interval_s, time.monotonic() - started))
 
     async def _send_legacy(self, uri: str, session: LegacySession) -> None:
         try:
