@@ -49,6 +49,7 @@ from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
 from lb_mcp.server.gate.delivery.reconcile import ReconcileError, find_order, reconcile_journal
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
 from lb_mcp.server.gate.facts import QuoteSource
+from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import canonical_decimal
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 from lb_mcp.server.gate.records.ledger import UsageLedger
@@ -182,9 +183,11 @@ class OrderGate:
     def status(self) -> dict[str, Any]:
         s, now = self.settings, self._clock()
         usage = None if self._ledger is None else self._ledger.usage_sync(now, s.base_currency)
+        halt = read_halt(s.state_dir)
         return {
             "mode": self.mode.value,
             "trading": "on" if self.trading_enabled else "off",
+            "halted": None if halt is None else halt.as_dict(),
             "confirm_policy": self.confirm_policy.value,
             "confirmation": (
                 "none (auto, human-set limits)"
@@ -234,6 +237,11 @@ class OrderGate:
         if not self.trading_enabled:
             return await flow.refuse(
                 action, None, "TRADING_DISABLED", self._trading_off_message(), request, order_id
+            )
+        halt = None if action is Action.CANCEL else read_halt(self.settings.state_dir)
+        if halt is not None:
+            return await flow.refuse(
+                action, None, "TRADING_HALTED", halt.refusal(), request, order_id
             )
         try:
             await self._ensure_reconciled()

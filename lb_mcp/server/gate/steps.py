@@ -32,6 +32,7 @@ from lb_mcp.server.gate.delivery.journal import JournalState, new_intent_id
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
 from lb_mcp.server.gate.facts import FactsError, QuoteSource, capacity_facts, market_facts
 from lb_mcp.server.gate.guards import Decision, UsageFacts, check_order
+from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import IntentError, OrderIntent
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog, ConfirmOutcome
 from lb_mcp.server.gate.records.ledger import UsageLedger
@@ -248,8 +249,7 @@ class OrderSteps:
             self._gate.approve(pending.capability.reveal(), now, channel)
         except Exception:
             return await self._close(track, ConfirmOutcome.EXPIRED, channel)
-        await self._audit_confirmation(track, channel, ConfirmOutcome.ACCEPTED)
-        return await self._execute(track)
+        return await self._execute(track, channel)
 
     async def _ask_page(self, track: Track) -> OrderOutcome:
         page = self._page
@@ -278,8 +278,7 @@ class OrderSteps:
         remaining = (track.expires_at - self._clock()).total_seconds()
         state = await page.wait_decision(track.confirmation_id, max(remaining, 0.0))
         if state is PendingState.APPROVED:
-            await self._audit_confirmation(track, Channel.APPROVAL_PAGE, ConfirmOutcome.ACCEPTED)
-            await self._execute(track)
+            await self._execute(track, Channel.APPROVAL_PAGE)
             return
         result = {
             PendingState.DECLINED: ConfirmOutcome.DECLINED,
@@ -287,13 +286,21 @@ class OrderSteps:
         }.get(state, ConfirmOutcome.CANCELLED)
         await self._close(track, result, Channel.APPROVAL_PAGE)
 
-    async def _execute(self, track: Track) -> OrderOutcome:
+    async def _execute(self, track: Track, channel: Channel) -> OrderOutcome:
         with anyio.CancelScope(shield=True):
+            # The approved intent is journalled (PENDING, fsync'd) before anything else, so a
+            # crash from here on leaves an entry that start-up resolves (reliability.md §3.5).
+            if track.action is not Action.CANCEL:
+                await self._sender.confirmed(track.intent_id, track.intent)
+            await self._audit_confirmation(track, channel, ConfirmOutcome.ACCEPTED)
             outcome = await self._execute_shielded(track)
         return outcome
 
     async def _execute_shielded(self, track: Track) -> OrderOutcome:
         intent, action = track.intent, track.action
+        halt = None if action is Action.CANCEL else read_halt(self.settings.state_dir)
+        if halt is not None:
+            return await self._not_sent(track, "TRADING_HALTED", halt.refusal())
         target = None
         try:
             if action is not Action.SUBMIT:
@@ -310,20 +317,16 @@ class OrderSteps:
             detail={"stage": "send"},
         )
         if not decision.allowed:
-            return await self._settle(
-                track,
-                Status.REFUSED,
-                decision.code,
-                f"refused right before sending: {decision.message}",
-                release=True,
+            return await self._not_sent(
+                track, decision.code, f"refused right before sending: {decision.message}"
             )
+        if action is not Action.CANCEL:  # the re-check took a while: look again
+            halt = read_halt(self.settings.state_dir)
+        if halt is not None:
+            return await self._not_sent(track, "TRADING_HALTED", halt.refusal())
         if not self._gate.consume(track.confirmation_id, intent, self._clock()):
-            return await self._settle(
-                track,
-                Status.REFUSED,
-                "CONFIRMATION_INVALID",
-                "the approval is used, expired or for another order",
-                release=True,
+            return await self._not_sent(
+                track, "CONFIRMATION_INVALID", "the approval is used, expired or for another order"
             )
         if action is Action.CANCEL:
             result = await self._sender.cancel(track.intent_id, intent)
@@ -336,6 +339,13 @@ class OrderSteps:
         return await self._settle(
             track, status, result.code, result.message, order_id=result.order_id
         )
+
+    async def _not_sent(self, track: Track, code: str, message: str) -> OrderOutcome:
+        """An approved request stopped before the broker call: nothing is placed, the
+        journal entry is closed and the final audit record written (cancels have neither)."""
+        if track.action is not Action.CANCEL:
+            await self._sender.not_sent(track.intent_id, track.intent, code, message)
+        return await self._settle(track, Status.REFUSED, code, message, release=True)
 
     async def _close(self, track: Track, outcome: ConfirmOutcome, channel: Channel) -> OrderOutcome:
         """The human did not approve: nothing is placed and the reservation is given back."""
