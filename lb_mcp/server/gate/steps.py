@@ -36,7 +36,7 @@ from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import IntentError, OrderIntent
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog, ConfirmOutcome
 from lb_mcp.server.gate.records.ledger import UsageLedger
-from lb_mcp.server.gate.target import build_intent, cancel_summary
+from lb_mcp.server.gate.target import build_intent, cancel_summary, order_summary
 from lb_mcp.server.gate.tracks import ConfirmationBook, Track
 from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
 from lb_mcp.server.settings import ConfirmPolicy, ServerSettings
@@ -137,8 +137,12 @@ class OrderSteps:
                     action, intent, reservation.code, reservation.message, decision
                 )
             reserved = True
-        summary = cancel_summary(intent, target, self.mode) if action is Action.CANCEL else None
         name = "" if target is None else target.stock_name
+        summary = (
+            cancel_summary(intent, target, self.mode)
+            if action is Action.CANCEL
+            else order_summary(intent, decision, name, self.mode, self.settings.base_currency)
+        )
         pending = self._gate.create(intent, decision, now, name=name, summary=summary)
         track = Track(
             confirmation_id=pending.id,
@@ -316,6 +320,13 @@ class OrderSteps:
             decision=decision,
             detail={"stage": "send"},
         )
+        if decision.allowed and decision.trigger_falls != track.decision.trigger_falls:
+            decision = replace(
+                decision,
+                allowed=False,
+                code="TRIGGER_SIDE",
+                message="the price crossed the trigger since the human confirmed",
+            )
         if not decision.allowed:
             return await self._not_sent(
                 track, decision.code, f"refused right before sending: {decision.message}"

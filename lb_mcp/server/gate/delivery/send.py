@@ -155,11 +155,19 @@ class ExactlyOnceSender:
         return await self._accepted(intent_id, intent, order_id)
 
     async def _call(self, intent: OrderIntent, intent_id: str, remark: str) -> str:
-        if intent.replace_of is not None:
+        i = intent
+        if i.replace_of is not None:
             await self._trade.replace_order(
-                intent.replace_of, intent.quantity, price=intent.price, remark=remark
+                i.replace_of,
+                i.quantity,
+                price=i.price,
+                trigger_price=i.trigger_price,
+                limit_offset=i.limit_offset,
+                trailing_amount=i.trailing_amount,
+                trailing_percent=i.trailing_percent,
+                remark=remark,
             )
-            return intent.replace_of
+            return i.replace_of
         response = await self._trade.submit_order(
             intent.symbol,
             intent.order_type,
@@ -171,6 +179,10 @@ class ExactlyOnceSender:
             outside_rth=intent.outside_rth,
             remark=remark,
             client_request_id=intent_id,
+            trigger_price=i.trigger_price,
+            limit_offset=i.limit_offset,
+            trailing_amount=i.trailing_amount,
+            trailing_percent=i.trailing_percent,
         )
         return response.order_id
 
