@@ -198,7 +198,7 @@ def build_server(
     watchlist.register(mcp)
     subscription.register(mcp)
     portfolio.register(mcp)
-    orders.register(mcp)
+    orders.register(mcp, settings)
     resources.register(mcp, live)
     prompts.register(mcp)
     _install_tool_call_handler(mcp, bus)
