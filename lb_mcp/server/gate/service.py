@@ -48,6 +48,7 @@ from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState
 from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
 from lb_mcp.server.gate.delivery.reconcile import ReconcileError, find_order, reconcile_journal
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
+from lb_mcp.server.gate.events import OrderEvents
 from lb_mcp.server.gate.facts import QuoteSource
 from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import canonical_decimal
@@ -95,6 +96,7 @@ class OrderGate:
         self._flow: OrderSteps | None = None
         self._reconciled = False
         self._reconcile_lock = anyio.Lock()
+        self.events = OrderEvents(trade)  # today's orders, for longbridge://orders
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -151,7 +153,9 @@ class OrderGate:
                 page=self._page,
                 tg=self._tg,
             )
-            await OrderPushAuditor(self._trade, self._audit).start(self._tg, stack)
+            await OrderPushAuditor(self._trade, self._audit, listener=self.events.on_push).start(
+                self._tg, stack
+            )
             try:
                 await self._ensure_reconciled()
             except ReconcileError as exc:

@@ -28,6 +28,7 @@ from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 
 from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
 from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.gate.events import ORDERS_URI
 from lb_mcp.server.output import parse_symbol
 from lb_mcp.server.streams.store import MAX_SYMBOLS, QUOTE_URI, SUBSCRIPTIONS_URI
 from lb_mcp.server.tools.subscription import StreamQuoteOut, subscribe_symbols
@@ -99,7 +100,7 @@ async def _ensure_streamed(app: AppContext, uri: str) -> None:
     from mcp.shared.exceptions import MCPError
     from mcp_types import INVALID_PARAMS
 
-    if uri == SUBSCRIPTIONS_URI:
+    if uri in (SUBSCRIPTIONS_URI, ORDERS_URI):
         return
     match = _QUOTE_URI_RE.match(uri)
     if match is None:

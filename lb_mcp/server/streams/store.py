@@ -254,6 +254,10 @@ class QuoteStreams:
         self._dirty.add(uri)
         self._dirty_event.set()
 
+    def announce(self, uri: str) -> None:
+        """Announce an update of another resource (``longbridge://orders``) in both eras."""
+        self._mark(uri)
+
     async def run_fanout(self) -> None:
         """Run until cancelled: send one update per dirty URI per round, both eras."""
         self._loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ always carries the broker's order id.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -29,8 +30,9 @@ from pydantic import BaseModel, Field
 
 from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, OutsideRTH, TimeInForceType
 from lb_mcp.sdk.trade.models import Execution, Order
-from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
 from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.gate.events import ORDERS_URI, OrderState
 from lb_mcp.server.gate.guards import TRAILING_TYPES, TRIGGER_TYPES
 from lb_mcp.server.gate.intent import MAX_REMARK
 from lb_mcp.server.gate.service import HumanAnswer, OrderGate
@@ -49,6 +51,8 @@ from lb_mcp.server.output import (
 )
 from lb_mcp.server.settings import SUPPORTED_ORDER_TYPES, ServerSettings
 
+MAX_WAIT_S = 30
+MAX_RESOURCE_ORDERS = 100
 WRITE_BROKER = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
@@ -226,6 +230,46 @@ class PendingResult(Out):
     confirmations: list[OrderRequestResult]
 
 
+class OrderEventOut(Out):
+    order_id: str
+    symbol: str
+    side: str
+    order_type: str
+    status: str
+    quantity: Qty
+    executed_quantity: Qty
+    price: Money | None
+    executed_price: Money | None
+    trigger_price: Money | None
+    updated_at: UtcTime | None
+    remark: BrokerText
+    msg: BrokerText
+
+    @classmethod
+    def from_state(cls, o: OrderState) -> OrderEventOut:
+        return cls(
+            order_id=o.order_id,
+            symbol=o.symbol,
+            side=o.side,
+            order_type=o.order_type,
+            status=o.status.value,
+            quantity=o.quantity,
+            executed_quantity=o.executed_quantity,
+            price=o.price,
+            executed_price=o.executed_price,
+            trigger_price=o.trigger_price,
+            updated_at=o.updated_at,
+            remark=o.remark,
+            msg=o.msg,
+        )
+
+
+class OrderEventsResult(Out):
+    orders: list[OrderEventOut]
+    cursor: int = Field(description="pass this as `cursor` in the next poll_orders call")
+    reset: bool = Field(description="the cursor was unknown: every known order is returned")
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -393,7 +437,7 @@ def _day_start(text: str | None, what: str) -> datetime | None:
     return datetime.combine(day, time(0), UTC)
 
 
-def register(mcp: MCPServer[AppContext], settings: ServerSettings) -> None:
+def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp) -> None:
     allowed = tuple(
         t.value for t in sorted(settings.allowed_order_types & SUPPORTED_ORDER_TYPES, key=str)
     )
@@ -509,6 +553,44 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings) -> None:
     ) -> OrderRequestResult:
         """Cancel an open order. Needs trading on and the human's confirmation."""
         return await _decide(ctx, prepared, answer)
+
+    @mcp.tool(annotations=READ_LOCAL, title="Order events")
+    async def poll_orders(
+        ctx: AppCtx,
+        cursor: Annotated[int, Field(ge=0, description="0 on the first call")] = 0,
+        wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
+    ) -> OrderEventsResult:
+        """Orders whose state changed since `cursor` (latest state each; states never go
+        back). With `wait_s` > 0 (max 30) waits for the next change, e.g. a fill. Also the
+        resource longbridge://orders (subscribe for update notifications)."""
+        events = _service(ctx).events
+        if cursor == 0:
+            await events.refresh_today()
+        if wait_s > 0 and cursor <= events.seq:
+            await events.wait_for_change(cursor, wait_s)
+        changes = events.changes_since(cursor, 50)
+        return OrderEventsResult(
+            orders=[OrderEventOut.from_state(o) for o in changes.orders],
+            cursor=changes.cursor,
+            reset=changes.reset,
+        )
+
+    @mcp.resource(
+        ORDERS_URI,
+        name="orders",
+        title="Today's orders",
+        description="Today's orders with their latest state (never going back). Subscribe "
+        "for update notifications.",
+        mime_type="application/json",
+    )
+    async def orders_resource() -> str:
+        app = live.app  # static resources get no Context
+        if app is None:
+            return json.dumps({"orders": []})
+        await app.orders.events.refresh_today()
+        states = app.orders.events.today()[-MAX_RESOURCE_ORDERS:]
+        body = [OrderEventOut.from_state(o).model_dump(mode="json") for o in states]
+        return json.dumps({"orders": body, "cursor": app.orders.events.seq})
 
     @mcp.tool(annotations=READ_LOCAL, title="Pending confirmations")
     async def pending_orders(ctx: AppCtx) -> PendingResult:
