@@ -145,9 +145,12 @@ class OrderIntent:
             value = getattr(self, name)
             if value is not None:
                 _check_decimal(value, f"BAD_{name.upper()}", name)
-        if self.remark is not None and not (
-            isinstance(self.remark, str) and _REMARK_RE.match(self.remark)
-        ):
+        if self.remark is not None:
+            self.check_remark(self.remark)
+
+    @staticmethod
+    def check_remark(remark: object) -> None:
+        if not (isinstance(remark, str) and _REMARK_RE.match(remark)):
             raise IntentError(
                 "BAD_REMARK", f"remark must be 1-{MAX_REMARK} letters, digits, spaces or -_.:/#"
             )

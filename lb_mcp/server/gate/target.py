@@ -85,6 +85,7 @@ async def build_intent(
         trailing_amount=target.trailing_amount if target.order_type in TRAILING_TYPES else None,
         trailing_percent=(target.trailing_percent if target.order_type in TRAILING_TYPES else None),
         limit_offset=target.limit_offset if target.order_type in TRAILING_TYPES else None,
+        remark=_note_of(target.remark),  # a replace keeps the order's own note
     )
     if base.order_type in TRAILING_TYPES or base.order_type is OrderType.MIT:
         base = replace(base, price=None)
@@ -108,6 +109,19 @@ async def build_intent(
             },
         )
     return intent_from(base, mode, replace_of=target.order_id), target
+
+
+def _note_of(remark: str) -> str | None:
+    """The note after our ``lbmcp:<id> `` prefix (or a foreign remark) if it is one we can
+    send again, else None."""
+    note = remark.split(" ", 1)[1] if remark.startswith("lbmcp:") and " " in remark else remark
+    if not note or note.startswith("lbmcp:"):
+        return None
+    try:
+        OrderIntent.check_remark(note)
+    except IntentError:
+        return None
+    return note
 
 
 def cancel_summary(intent: OrderIntent, target: Order | None, mode: Mode) -> str:

@@ -317,7 +317,9 @@ def _ask(prepared: Prepared) -> Elicit[OrderConfirmation] | None:
 
 
 def _dec(value: str | None, what: str) -> Decimal | None:
-    return None if value is None else parse_decimal_arg(value, what)
+    # A limit offset of 0 (the limit at the stop itself) is valid.
+    positive = what != "limit_offset"
+    return None if value is None else parse_decimal_arg(value, what, positive=positive)
 
 
 def _expiry(text: str | None) -> date | None:
