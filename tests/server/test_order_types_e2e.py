@@ -140,3 +140,10 @@ async def test_the_schema_offers_only_the_allowed_types_and_their_fields(tmp_pat
     assert props["order_type"]["enum"] == ["LO", "MO"]
     assert not {"trigger_price", "trailing_amount", "limit_offset"} & set(props)
     assert "trigger_price" not in tools["replace_order"].input_schema["properties"]
+
+
+def test_the_orders_uri_is_one_string_for_the_gate_and_the_fan_out() -> None:
+    from lb_mcp.server.gate import events
+    from lb_mcp.server.streams import store
+
+    assert events.ORDERS_URI == store.ORDERS_URI == "longbridge://orders"

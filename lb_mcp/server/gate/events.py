@@ -30,7 +30,7 @@ from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.trade.models import Order, PushOrderChanged
 
 log = logging.getLogger("lb_mcp.server.orders")
-ORDERS_URI = "longbridge://orders"
+ORDERS_URI = "longbridge://orders"  # the same string as streams.store.ORDERS_URI
 MAX_ORDERS = 500  # orders remembered (oldest dropped first); a day of agent trading fits
 
 TERMINAL = frozenset(

@@ -28,9 +28,8 @@ from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 
 from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
 from lb_mcp.server.errors import ToolFailure
-from lb_mcp.server.gate.events import ORDERS_URI
 from lb_mcp.server.output import parse_symbol
-from lb_mcp.server.streams.store import MAX_SYMBOLS, QUOTE_URI, SUBSCRIPTIONS_URI
+from lb_mcp.server.streams.store import MAX_SYMBOLS, ORDERS_URI, QUOTE_URI, SUBSCRIPTIONS_URI
 from lb_mcp.server.tools.subscription import StreamQuoteOut, subscribe_symbols
 
 _QUOTE_URI_RE = re.compile(r"^longbridge://quote/(?P<symbol>[^/?#]{1,32})$")

@@ -47,6 +47,7 @@ log = logging.getLogger("lb_mcp.server.streams.store")
 
 QUOTE_URI = "longbridge://quote/{symbol}"
 SUBSCRIPTIONS_URI = "longbridge://subscriptions"
+ORDERS_URI = "longbridge://orders"  # served by the order tools (gate.events), fanned out here
 MAX_SYMBOLS = 500  # Longbridge's per-connection subscription cap
 
 
@@ -297,6 +298,7 @@ def with_age(entry: QuoteEntry, now: datetime) -> float:
 
 __all__ = [
     "MAX_SYMBOLS",
+    "ORDERS_URI",
     "QUOTE_URI",
     "SUBSCRIPTIONS_URI",
     "Changes",
