@@ -5,12 +5,16 @@ event reaches the client through ``poll_orders`` and the ``longbridge://orders``
 from __future__ import annotations
 
 import json
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from lb_mcp.sdk.enums import Market, OrderStatus
 from lb_mcp.server.gate.intent import canonical_decimal
@@ -18,11 +22,12 @@ from lb_mcp.sim import Simulator
 from lb_mcp.sim.market.sessions import local_date
 from lb_mcp.sim.market.universe import move_ticks
 
-from .orders_support import our_orders, settings_for
-from .test_redteam import Human, _error_code, _structured, serving
+from .orders_support import AUTO_LIMITS, our_orders, settings_for
+from .test_redteam import BUY, Human, _error_code, _structured, serving
 
 pytestmark = pytest.mark.anyio
 FINAL = {"FilledStatus", "PartialWithdrawal"}
+ORDERS = "longbridge://orders"
 
 
 def _last(sim: Simulator) -> Decimal:
@@ -147,3 +152,34 @@ def test_the_orders_uri_is_one_string_for_the_gate_and_the_fan_out() -> None:
     from lb_mcp.server.streams import store
 
     assert events.ORDERS_URI == store.ORDERS_URI == "longbridge://orders"
+
+
+async def test_both_eras_hear_longbridge_orders_update_when_an_order_changes(
+    tmp_path: Path,
+) -> None:
+    arrived = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        root = getattr(message, "root", message)
+        if isinstance(root, types.ResourceUpdatedNotification) and str(root.params.uri) == ORDERS:
+            arrived.set()
+
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    async with serving(settings) as (rig, server):
+        async with Client(server, mode="legacy", message_handler=on_message) as client:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                await client.session.subscribe_resource(ORDERS)
+            await client.call_tool("submit_order", BUY)
+            with anyio.fail_after(5):
+                await arrived.wait()
+        async with (
+            Client(server, mode="auto") as client,
+            client.listen(resource_subscriptions=[ORDERS]) as sub,
+        ):
+            await client.call_tool("submit_order", BUY)
+            with anyio.fail_after(5):
+                async for event in sub:
+                    assert event.uri == ORDERS
+                    break
+        assert len(our_orders(rig.sim)) == 2
