@@ -1,4 +1,5 @@
-"""Composition root for ``lb-mcp serve | sim | demo | audit``: where sdk, sim and server meet.
+"""Composition root for ``lb-mcp serve | sim | demo | audit | halt | resume``: where sdk, sim
+and server meet.
 
 ``serve`` picks the backend from the environment, once: an OAuth client id (``--client-id`` or
 ``LONGBRIDGE_OAUTH_CLIENT_ID``) with the token ``lb-mcp login`` stored means live on OAuth;

@@ -188,10 +188,6 @@ class OrderRequestResult(Out):
     side: str | None = None
     quantity: Qty | None = None
     price: Money | None = None
-    trigger_price: Money | None = None
-    trailing_amount: Money | None = None
-    trailing_percent: Money | None = None
-    limit_offset: Money | None = None
     order_type: str | None = None
     replaces: str | None = None
     channel: str | None = None
@@ -213,10 +209,6 @@ class OrderRequestResult(Out):
             side=None if i is None else i.side.value,
             quantity=None if i is None else i.quantity,
             price=None if i is None else i.price,
-            trigger_price=None if i is None else i.trigger_price,
-            trailing_amount=None if i is None else i.trailing_amount,
-            trailing_percent=None if i is None else i.trailing_percent,
-            limit_offset=None if i is None else i.limit_offset,
             order_type=None if i is None else i.order_type.value,
             replaces=None if i is None or o.action is Action.SUBMIT else i.replace_of,
             channel=None if o.channel is None else o.channel.value,
@@ -266,8 +258,8 @@ class OrderEventOut(Out):
 
 class OrderEventsResult(Out):
     orders: list[OrderEventOut]
-    cursor: int = Field(description="pass this as `cursor` in the next poll_orders call")
-    reset: bool = Field(description="the cursor was unknown: every known order is returned")
+    cursor: int = Field(description="the next call's `cursor`")
+    reset: bool = Field(description="unknown cursor: all known orders returned")
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -519,7 +511,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         LIT/MIT: `trigger_price` (below last: fires if the price falls to it; above: if it
         rises), then a limit at `price` (LIT) or market (MIT). TSLPAMT/TSLPPCT: a stop trailing
         the high (Sell) / low (Buy) by `trailing_amount` / `trailing_percent` (%), then a limit
-        `limit_offset` beyond it. GTD needs `expire_date`; `outside_rth` is for US stocks."""
+        `limit_offset` beyond it. GTD needs `expire_date`; `outside_rth` is US only."""
         return await _decide(ctx, prepared, answer)
 
     async def replace_order(
@@ -562,9 +554,8 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         cursor: Annotated[int, Field(ge=0, description="0 on the first call")] = 0,
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
     ) -> OrderEventsResult:
-        """Orders whose state changed since `cursor` (latest state each; states never go
-        back). With `wait_s` > 0 (max 30) waits for the next change, e.g. a fill. Also the
-        resource longbridge://orders (subscribe for update notifications)."""
+        """Orders whose state changed since `cursor` (latest state; never goes back). `wait_s`
+        > 0 waits for the next change, e.g. a fill. Also resource longbridge://orders."""
         events = _service(ctx).events
         if cursor == 0:
             await events.refresh_today()
