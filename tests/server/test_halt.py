@@ -17,11 +17,15 @@ from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp_types import ElicitRequestParams, ElicitResult
 
-from lb_mcp.sdk.enums import OrderStatus
+from lb_mcp.sdk.config import Config
+from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, TimeInForceType
+from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.server.gate.delivery.journal import remark_for
 from lb_mcp.server.gate.halt import cancel_open, read_halt
 from lb_mcp.sim.market.universe import move_ticks
 
 from .orders_support import our_orders, settings_for
+from .test_crash_reconcile import sim_process
 from .test_redteam import BUY, Human, _error_code, _structured, serving
 
 pytestmark = pytest.mark.anyio
@@ -120,3 +124,38 @@ async def test_cancel_open_cancels_only_the_open_orders_lb_mcp_placed(tmp_path: 
         after = {o.order_id: o.status for o in rig.sim.ledger.orders() if o.order_id in others}
     assert mine.status is OrderStatus.Canceled and mine.order_id in out.getvalue()
     assert after == others  # orders not placed by lb-mcp are untouched
+
+
+async def test_halt_cancel_open_from_the_command_line_reaches_the_broker(tmp_path: Path) -> None:
+    async with sim_process() as sim_env:
+        config = Config.from_apikey_env(env=sim_env)
+        async with TradeContext(config) as trade:
+            low = Decimal("300")
+            mine = await trade.submit_order(
+                "700.HK", OrderType.LO, OrderSide.Buy, Decimal(100), TimeInForceType.Day,
+                submitted_price=low, remark=remark_for("f" * 32),
+            )  # fmt: skip
+            other = await trade.submit_order(
+                "700.HK", OrderType.LO, OrderSide.Buy, Decimal(100), TimeInForceType.Day,
+                submitted_price=low, remark="placed by hand",
+            )  # fmt: skip
+            env = {
+                **{
+                    k: v
+                    for k, v in os.environ.items()
+                    if not k.startswith(("LONGBRIDGE_", "LB_MCP_"))
+                },
+                **sim_env,
+                "HOME": str(tmp_path / "home"),
+                "XDG_STATE_HOME": str(tmp_path / "xdg"),
+                "LB_MCP_STATE_DIR": str(tmp_path),
+            }
+            done = await anyio.run_process([LB_MCP, "halt", "--cancel-open"], env=env, check=True)
+            statuses = {
+                o.order_id: o.status
+                for o in await trade.today_orders()
+                if o.order_id in (mine.order_id, other.order_id)
+            }
+    assert statuses == {mine.order_id: OrderStatus.Canceled, other.order_id: OrderStatus.New}
+    assert mine.order_id in done.stdout.decode() and read_halt(tmp_path) is not None
+    assert b"Traceback" not in done.stderr
