@@ -11,11 +11,13 @@ bound to the intent's digest. ``decide`` then takes it through exactly one chann
   only in that URL) and the tool returns ``confirmation_required`` at once; a background task
   waits for the click and sends the order, which the model sees on its next call.
 
-Right before sending, the guards run again on fresh facts and ``gate.consume`` checks that the
-approval is unused, unexpired and for this exact digest; then ``ExactlyOnceSender`` journals and
-sends under a cancel shield. Every step is audited. ``start`` reconciles unresolved intents
-before the first new order is accepted. Call ``start``/``aclose`` from the same task (the
-lifespan), or use ``async with``.
+The moment the human approves, the intent is journalled (PENDING, fsync'd), so a crash from
+there on is resolved at the next start. Right before sending, the halt file is read, the guards
+run again on fresh facts and ``gate.consume`` checks that the approval is unused, unexpired and
+for this exact digest; then ``ExactlyOnceSender`` sends under a cancel shield. An approved order
+stopped there is closed with one final "not sent" audit record. Every step is audited.
+``start`` reconciles unresolved intents before the first new order is accepted. Call
+``start``/``aclose`` from the same task (the lifespan), or use ``async with``.
 
 This module owns the life cycle (state files, task group, approval page), reconciliation and
 ``status``; the pieces with one job each: ``order_flow`` (the prepare/decide/send steps),

@@ -4,9 +4,10 @@
 approval page exist; the service keeps the life cycle, reconciliation and status. ``prepare``
 turns a request into a canonical ``OrderIntent``, runs the guards, reserves today's usage and
 opens a ``Pending`` confirmation bound to the intent's digest; ``decide`` takes it through
-exactly one channel (auto, elicitation or the approval page). Right before sending, the guards
-run again on fresh facts and ``gate.consume`` checks that the approval is unused, unexpired and
-for this exact digest; then ``ExactlyOnceSender`` journals and sends under a cancel shield.
+exactly one channel (auto, elicitation or the approval page). The approved intent is journalled
+at once (PENDING), before the send-time checks: the halt file, the guards on fresh facts (and
+that the price has not crossed a trigger since), and ``gate.consume`` (the approval is unused,
+unexpired and for this exact digest); then ``ExactlyOnceSender`` sends under a cancel shield.
 """
 
 from __future__ import annotations
