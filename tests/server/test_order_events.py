@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from lb_mcp.sdk.enums import OrderStatus
+from lb_mcp.sdk.enums import Market, OrderSide, OrderStatus, TimeInForceType
 from lb_mcp.server.gate.events import OrderEvents, OrderState
+from lb_mcp.server.gate.values import Action, OrderRequest
+from lb_mcp.sim import Simulator
+from lb_mcp.sim.market.sessions import local_date
+from lb_mcp.sim.market.universe import move_ticks
+
+from .orders_support import AUTO_LIMITS, order_rig, settings_for
 
 pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -90,3 +97,36 @@ class _Push(_Order):
         super().__init__(status, executed)
         self.submitted_quantity, self.submitted_price = self.quantity, self.price
         self.updated_at = at
+
+
+async def test_a_gtd_order_is_placed_and_its_expiry_reaches_the_order_events(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    async with Simulator(seed=7, tick=False, clock=clock) as sim:
+        settings = settings_for(tmp_path, **AUTO_LIMITS)
+        async with order_rig(settings, sim=sim) as rig:
+            today = local_date(Market.HK, clock())
+            low = move_ticks("700.HK", sim.market.last_price("700.HK"), -20)
+            request = OrderRequest(
+                "700.HK", OrderSide.Buy, Decimal(100), low,
+                time_in_force=TimeInForceType.GoodTilDate, expire_date=today,
+            )  # fmt: skip
+            outcome = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, request))
+            assert outcome.order_id is not None, outcome
+            clock.advance(86_400)  # the next day in Hong Kong
+            sim.broker.expire_due()
+            await rig.service.events.refresh(outcome.order_id)
+            state = rig.service.events.get(outcome.order_id)
+    assert state is not None and state.status is OrderStatus.Expired
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_763_000_000.0  # a Thursday, 10:13 in Hong Kong
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
