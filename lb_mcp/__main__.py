@@ -1,4 +1,5 @@
-"""Composition root for ``lb-mcp serve | sim | demo | audit``: where sdk, sim and server meet.
+"""Composition root for ``lb-mcp serve | sim | demo | audit | halt | resume``: where sdk, sim
+and server meet.
 
 ``serve`` picks the backend from the environment, once: an OAuth client id (``--client-id`` or
 ``LONGBRIDGE_OAUTH_CLIENT_ID``) with the token ``lb-mcp login`` stored means live on OAuth;
@@ -97,6 +98,13 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="drive the server on the simulator from a real client")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--updates", type=int, default=3, help="streamed updates to print")
+
+    halt = sub.add_parser("halt", help="stop every lb-mcp serve on this state dir from trading")
+    halt.add_argument("--cancel-open", action="store_true", help="also cancel open lb-mcp orders")
+    halt.add_argument("--reason", default="", help="shown to the agent with each refusal")
+    halt.add_argument("--state-dir", default=None, help="default: LB_MCP_STATE_DIR or XDG state")
+    resume = sub.add_parser("resume", help="lift a halt written by `lb-mcp halt`")
+    resume.add_argument("--state-dir", default=None)
 
     audit = sub.add_parser("audit", help="print the order audit log")
     audit.add_argument("--since", default=None, metavar="ISO", help="only events from this time")
@@ -263,6 +271,19 @@ async def _serve_http(mcp: object, host: str, port: int, allow_hosts: list[str])
     await server.serve(sockets=[sock])
 
 
+async def _cancel_open(args: argparse.Namespace) -> int:
+    from lb_mcp.login import client_id_from, signed_in
+    from lb_mcp.server.gate.halt import cancel_open, state_dir_of
+
+    client_id = client_id_from(None, os.environ)
+    if client_id is None and not has_credentials(os.environ):
+        print("lb-mcp: no broker credentials in the environment; nothing cancelled", flush=True)
+        return 1
+    oauth = None if client_id is None else await signed_in(client_id, os.environ)
+    async with open_backend(os.environ, oauth=oauth) as backend:
+        return await cancel_open(backend.config, state_dir_of(args.state_dir, os.environ))
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
         stream=sys.stderr,
@@ -317,6 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lb_mcp.login import run_logout
 
         return run_logout(args.client_id, args.region, os.environ)
+    if args.command in ("halt", "resume"):
+        from lb_mcp.server.gate import halt
+
+        if args.command == "resume":
+            return halt.run_resume(args.state_dir)
+        code = halt.run_halt(args.state_dir, args.reason)
+        return asyncio.run(_cancel_open(args)) if args.cancel_open else code
     if args.command == "audit":
         from lb_mcp.server.gate.records.audit_cli import run_audit
 

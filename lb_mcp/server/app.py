@@ -45,6 +45,7 @@ from lb_mcp.server.backend import Backend
 from lb_mcp.server.charts import tool as chart
 from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
 from lb_mcp.server.errors import ToolFailure, error_result, map_exception
+from lb_mcp.server.gate.events import ORDERS_URI
 from lb_mcp.server.gate.service import OrderGate
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.server.streams import resources
@@ -146,6 +147,7 @@ def build_server(
         order_service: OrderGate | None = None
         try:
             order_service = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
+            order_service.events.listen(lambda: streams.announce(ORDERS_URI))
             await order_service.start()
             app = AppContext(
                 settings=settings,
@@ -198,7 +200,7 @@ def build_server(
     watchlist.register(mcp)
     subscription.register(mcp)
     portfolio.register(mcp)
-    orders.register(mcp)
+    orders.register(mcp, settings, live)
     resources.register(mcp, live)
     prompts.register(mcp)
     _install_tool_call_handler(mcp, bus)

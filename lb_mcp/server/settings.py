@@ -36,9 +36,32 @@ _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _INT_RE = re.compile(r"^[0-9]+$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
-# Order types whose parameters OrderIntent can express (no trigger/trailing fields).
+# Order types whose parameters OrderIntent can express and the guards check.
 SUPPORTED_ORDER_TYPES = frozenset(
-    {OrderType.LO, OrderType.ELO, OrderType.MO, OrderType.AO, OrderType.ALO, OrderType.ODD}
+    {
+        OrderType.LO,
+        OrderType.ELO,
+        OrderType.MO,
+        OrderType.AO,
+        OrderType.ALO,
+        OrderType.ODD,
+        OrderType.LIT,
+        OrderType.MIT,
+        OrderType.TSLPAMT,
+        OrderType.TSLPPCT,
+    }
+)
+# The default: limit, market and the protective (conditional and trailing) types.
+DEFAULT_ORDER_TYPES = frozenset(
+    {
+        OrderType.LO,
+        OrderType.ELO,
+        OrderType.MO,
+        OrderType.LIT,
+        OrderType.MIT,
+        OrderType.TSLPAMT,
+        OrderType.TSLPPCT,
+    }
 )
 # The limits that must be set by a human before ``auto`` confirmation is honoured.
 LIMIT_KEYS = ("MAX_ORDER_NOTIONAL", "MAX_DAILY_NOTIONAL", "MAX_ORDERS_PER_DAY")
@@ -82,9 +105,7 @@ class ServerSettings:
     confirm_ttl_s: int = 120
     state_dir: Path = field(default_factory=lambda: _default_state_dir(os.environ))
     approval_open_browser: bool = True
-    allowed_order_types: frozenset[OrderType] = frozenset(
-        {OrderType.LO, OrderType.ELO, OrderType.MO}
-    )
+    allowed_order_types: frozenset[OrderType] = DEFAULT_ORDER_TYPES
     # Which of LIMIT_KEYS the human set (env or file); gates ``auto`` confirmation.
     explicit_limits: frozenset[str] = frozenset()
 
@@ -275,6 +296,7 @@ def _parse_order_types(key: str, raw: str) -> frozenset[OrderType]:
 
 
 __all__ = [
+    "DEFAULT_ORDER_TYPES",
     "KNOWN_KEYS",
     "SUPPORTED_ORDER_TYPES",
     "ConfirmPolicy",

@@ -122,7 +122,7 @@ def test_gtd_needs_a_future_expiry_and_outside_rth_is_us_only() -> None:
     tif = TimeInForceType.GoodTilDate
     assert check(intent(time_in_force=tif)).code == "BAD_TIME_IN_FORCE"
     assert check(intent(time_in_force=tif, expire_date=date(2026, 3, 1))).code == (
-        "BAD_TIME_IN_FORCE"
+        "BAD_EXPIRE_DATE"
     )
     assert check(intent(time_in_force=tif, expire_date=date(2026, 3, 9))).allowed
     assert check(intent(outside_rth=OutsideRTH.AnyTime)).code == "BAD_OUTSIDE_RTH"

@@ -369,3 +369,62 @@ async def test_live_mode_with_trading_off_refuses_every_write(tmp_path: Path, er
             reads = await client.call_tool("today_orders", {})
         assert our_orders(rig.sim) == []
     assert codes == ["TRADING_DISABLED"] * 3 and not reads.is_error and human.asked == 0
+
+
+# -- conditional orders ----------------------------------------------------------------------
+
+
+async def test_a_trailing_stop_cannot_be_widened_past_the_guard_by_replace(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    stop = {"symbol": "700.HK", "side": "Sell", "quantity": "100", "order_type": "TSLPPCT"}
+    async with serving(settings) as (rig, server):
+        async with Client(server, mode="legacy") as client:
+            order = _structured(
+                await client.call_tool(
+                    "submit_order", {**stop, "trailing_percent": "1", "limit_offset": "0"}
+                )
+            )
+            widened = [
+                await client.call_tool(
+                    "replace_order",
+                    {"order_id": order["order_id"], "quantity": "100", **terms},
+                )
+                for terms in (
+                    {"trailing_percent": "50"},
+                    {"limit_offset": "100"},
+                    {"trailing_amount": "5"},  # the other kind of trail on a percent order
+                )
+            ]
+        [placed] = our_orders(rig.sim)
+    assert [_error_code(r) for r in widened] == ["BAD_TRAILING"] * 3
+    assert (placed.trailing_percent, placed.limit_offset) == (Decimal("1"), Decimal("0"))
+
+
+async def test_a_trigger_that_would_fill_at_once_at_a_bad_price_places_nothing(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    async with serving(settings) as (rig, server):
+        last = rig.sim.market.last_price("700.HK")
+        sell = {"symbol": "700.HK", "side": "Sell", "quantity": "100", "order_type": "LIT"}
+        async with Client(server, mode="legacy") as client:
+            results = [
+                # touched already: fires at once
+                await client.call_tool(
+                    "submit_order", {**sell, "trigger_price": str(last), "price": "300"}
+                ),
+                # in the band, but its limit dumps the shares far below the trigger
+                await client.call_tool(
+                    "submit_order",
+                    {**sell, "trigger_price": str(last - Decimal("0.2")), "price": "300"},
+                ),
+                # a market-if-touched buy whose trigger is far above the market
+                await client.call_tool(
+                    "submit_order",
+                    {**sell, "side": "Buy", "order_type": "MIT", "trigger_price": "999"},
+                ),
+            ]
+        assert our_orders(rig.sim) == []
+    assert [_error_code(r) for r in results] == ["TRIGGER_SIDE", "PRICE_BAND", "PRICE_BAND"]

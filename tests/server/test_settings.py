@@ -28,7 +28,15 @@ def test_defaults_trade_in_sandbox_only_with_a_human_confirming() -> None:
     assert s.base_currency == "HKD"
     assert s.confirm_ttl_s == 120
     assert s.allowed_symbols == frozenset()
-    assert s.allowed_order_types == {OrderType.LO, OrderType.ELO, OrderType.MO}
+    assert s.allowed_order_types == {
+        OrderType.LO,
+        OrderType.ELO,
+        OrderType.MO,
+        OrderType.LIT,
+        OrderType.MIT,
+        OrderType.TSLPAMT,
+        OrderType.TSLPPCT,
+    }
     assert s.approval_open_browser is True
     assert s.state_dir == Path("/home/u/.local/state/lb-mcp")
 
@@ -89,7 +97,7 @@ def test_lists_are_normalised() -> None:
         ("LB_MCP_CONFIRM", "model"),
         ("LB_MCP_BASE_CURRENCY", "dollars"),
         ("LB_MCP_ALLOWED_SYMBOLS", "not a symbol"),
-        ("LB_MCP_ALLOWED_ORDER_TYPES", "LO,TSLPAMT"),
+        ("LB_MCP_ALLOWED_ORDER_TYPES", "LO,TSMAMT"),
         ("LB_MCP_ALLOWED_ORDER_TYPES", "XYZ"),
     ],
 )

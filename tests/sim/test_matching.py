@@ -132,7 +132,7 @@ def test_replacing_to_a_marketable_price_fills(sim: Simulator) -> None:
         (_lo("NOPE.HK", "Buy", 100, "1.00"), "unknown symbol"),
         (_lo("600519.SH", "Buy", 100, "1500.00"), "not supported"),
         (SubmitRequest("700.HK", "LO", "Buy", D(100), "Day"), "submitted_price is required"),
-        (SubmitRequest("700.HK", "LIT", "Buy", D(100), "Day", D("400")), "not supported in sim"),
+        (SubmitRequest("700.HK", "TSMAMT", "Buy", D(100), "Day"), "not supported in sim"),
         (SubmitRequest("AAPL.US", "ELO", "Buy", D(1), "Day", D("190")), "only available in"),
         (SubmitRequest("700.HK", "LO", "Buy", D(100), "GTD", D("400")), "expire_date"),
         (_lo("700.HK", "Buy", 100, "400.00", remark="x" * 256), "remark"),

@@ -9,10 +9,22 @@ the higher of the limit price and the last price, and for market orders the last
 price band. A buy limit far above the market therefore counts at its limit, and a market order
 without a quote is refused rather than waved through.
 
+Conditional orders: ``LIT``/``MIT`` wait until the price touches ``trigger_price`` (the side
+is where the trigger sits against the last price when placed: below it, "if the price falls
+to"; above, "if it rises to"), then go out as a limit at ``price`` (LIT) or at the market (MIT).
+A trigger at the last price would fire at once and is refused (TRIGGER_SIDE), like one outside
+the price band; a LIT limit must sit within the band of its trigger. ``TSLPAMT``/``TSLPPCT``
+trail the high (sell) or the low (buy) by ``trailing_amount`` / ``trailing_percent`` and then
+go out as a limit ``limit_offset`` beyond the stop; the trail and the offset must each stay
+within the price band (BAD_TRAILING). The notional of a conditional order is counted at the
+worst price it can reach: the highest of its limit, its trigger and the last price (MIT: the
+trigger or last plus the band; trailing: last + trail + offset).
+
 Codes, in the order they are checked: TRADING_DISABLED, MARKET_NOT_SUPPORTED,
-SYMBOL_NOT_ALLOWED, ORDER_TYPE_NOT_ALLOWED, BAD_QUANTITY, BAD_PRICE, BAD_TIME_IN_FORCE,
-BAD_OUTSIDE_RTH, HALTED, MARKET_CLOSED, LOT_SIZE, TICK_SIZE, NO_QUOTE, PRICE_BAND,
-FX_UNAVAILABLE, MAX_ORDER_NOTIONAL, MAX_ORDERS_PER_DAY, MAX_DAILY_NOTIONAL, BUYING_POWER,
+SYMBOL_NOT_ALLOWED, ORDER_TYPE_NOT_ALLOWED, BAD_QUANTITY, BAD_PRICE, BAD_TRIGGER_PRICE,
+BAD_TRAILING, BAD_TIME_IN_FORCE, BAD_EXPIRE_DATE, BAD_OUTSIDE_RTH, HALTED, MARKET_CLOSED,
+LOT_SIZE, TICK_SIZE, NO_QUOTE, PRICE_BAND, TRIGGER_SIDE, BAD_TRAILING, FX_UNAVAILABLE,
+MAX_ORDER_NOTIONAL, MAX_ORDERS_PER_DAY, MAX_DAILY_NOTIONAL, BUYING_POWER,
 INSUFFICIENT_POSITION; ``OK`` when allowed.
 """
 
@@ -20,16 +32,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
-from lb_mcp.sdk.enums import Market, OrderSide, OrderType, OutsideRTH, TimeInForceType, TradeStatus
+from lb_mcp.sdk.enums import (
+    Market,
+    OrderSide,
+    OrderType,
+    OutsideRTH,
+    TimeInForceType,
+    TradeStatus,
+    market_timezone,
+)
 from lb_mcp.server.gate.intent import OrderIntent, canonical_decimal
 from lb_mcp.server.settings import SUPPORTED_ORDER_TYPES, ServerSettings
 
-LIMIT_TYPES = frozenset({OrderType.LO, OrderType.ELO, OrderType.ALO, OrderType.ODD})
+LIMIT_TYPES = frozenset({OrderType.LO, OrderType.ELO, OrderType.ALO, OrderType.ODD, OrderType.LIT})
 MARKET_TYPES = frozenset({OrderType.MO, OrderType.AO})
+TRIGGER_TYPES = frozenset({OrderType.LIT, OrderType.MIT})
+TRAILING_TYPES = frozenset({OrderType.TSLPAMT, OrderType.TSLPPCT})
+# How far ahead a GTD order may expire. The broker's limit is not documented (rest.md §5.1);
+# 90 days is what its app offers, and a later date is refused here rather than by surprise.
+GTD_MAX_DAYS = 90
 HK_ONLY_TYPES = frozenset({OrderType.ELO, OrderType.AO, OrderType.ALO, OrderType.ODD})
 TRADABLE_MARKETS = frozenset({Market.HK, Market.US})  # OpenAPI trading is documented for these
 STALE_QUOTE_S = 60
@@ -45,6 +70,10 @@ class Decision:
     notional: Decimal | None = None  # in ``currency`` (the instrument's trading currency)
     currency: str | None = None
     notional_base: Decimal | None = None  # the same amount in the settings' base currency
+    # LIT/MIT: True when the trigger sits below the last price ("if the price falls to"),
+    # False above; the send-time re-check refuses if the price crossed it since.
+    trigger_falls: bool | None = None
+    last: Decimal | None = None  # the last price the check used (for the human's text)
 
 
 class TickRule(Enum):
@@ -147,6 +176,7 @@ class _Check:
     warnings: list[str]
     notional: Decimal | None = None
     notional_base: Decimal | None = None
+    trigger_falls: bool | None = None
 
 
 def check_order(
@@ -171,6 +201,8 @@ def check_order(
             notional=ctx.notional,
             currency=info.currency,
             notional_base=ctx.notional_base,
+            trigger_falls=ctx.trigger_falls,
+            last=quote.last,
         )
     return Decision(
         allowed=True,
@@ -180,6 +212,8 @@ def check_order(
         notional=ctx.notional,
         currency=info.currency,
         notional_base=ctx.notional_base,
+        trigger_falls=ctx.trigger_falls,
+        last=quote.last,
     )
 
 
@@ -210,12 +244,23 @@ def _shape(c: _Check) -> None:
             raise _Refused("BAD_PRICE", f"a {i.order_type.value} order needs a positive price")
     elif i.price is not None:
         raise _Refused("BAD_PRICE", f"a {i.order_type.value} order takes no price")
+    _terms(i)
     tif = i.time_in_force
     if tif is TimeInForceType.GoodTilDate:
-        if i.expire_date is None or i.expire_date < c.now.date():
-            raise _Refused("BAD_TIME_IN_FORCE", "GTD needs an expire_date from today on")
+        if i.expire_date is None:
+            raise _Refused("BAD_TIME_IN_FORCE", "GTD needs an expire_date (YYYY-MM-DD)")
+        zone = market_timezone(i.market)
+        today = c.now.astimezone(zone).date() if zone is not None else c.now.date()
+        if i.expire_date < today:
+            raise _Refused(
+                "BAD_EXPIRE_DATE", f"expire_date {i.expire_date} is in the past (today {today})"
+            )
+        if i.expire_date > today + timedelta(days=GTD_MAX_DAYS):
+            raise _Refused(
+                "BAD_EXPIRE_DATE", f"expire_date may be at most {GTD_MAX_DAYS} days ahead"
+            )
     elif i.expire_date is not None:
-        raise _Refused("BAD_TIME_IN_FORCE", "expire_date is only valid with GTD")
+        raise _Refused("BAD_EXPIRE_DATE", "expire_date is only valid with time_in_force GTD")
     if i.outside_rth is not None and i.outside_rth is not OutsideRTH.RTHOnly:
         if i.market is not Market.US:
             raise _Refused("BAD_OUTSIDE_RTH", "outside_rth applies to US stocks only")
@@ -223,6 +268,33 @@ def _shape(c: _Check) -> None:
             i.order_type is not OrderType.LO or tif is not TimeInForceType.Day
         ):
             raise _Refused("BAD_OUTSIDE_RTH", "the overnight session takes Day limit orders only")
+
+
+def _terms(i: OrderIntent) -> None:
+    """Which conditional fields each order type takes (rest.md §5.1.1)."""
+    kind = i.order_type
+    if kind in TRIGGER_TYPES:
+        if i.trigger_price is None or i.trigger_price <= 0:
+            raise _Refused("BAD_TRIGGER_PRICE", f"a {kind.value} order needs a trigger_price")
+    elif i.trigger_price is not None:
+        raise _Refused("BAD_TRIGGER_PRICE", f"a {kind.value} order takes no trigger_price")
+    if kind in TRAILING_TYPES:
+        if i.price is not None:
+            raise _Refused("BAD_PRICE", f"a {kind.value} order takes no price (limit_offset)")
+        wants, other = (
+            ("trailing_amount", "trailing_percent")
+            if kind is OrderType.TSLPAMT
+            else ("trailing_percent", "trailing_amount")
+        )
+        value = getattr(i, wants)
+        if value is None or value <= 0:
+            raise _Refused("BAD_TRAILING", f"a {kind.value} order needs a positive {wants}")
+        if getattr(i, other) is not None:
+            raise _Refused("BAD_TRAILING", f"a {kind.value} order takes no {other}")
+        if i.limit_offset is None or i.limit_offset < 0:
+            raise _Refused("BAD_TRAILING", f"a {kind.value} order needs a limit_offset (>= 0)")
+    elif any(v is not None for v in (i.trailing_amount, i.trailing_percent, i.limit_offset)):
+        raise _Refused("BAD_TRAILING", f"a {kind.value} order takes no trailing_* or limit_offset")
 
 
 def _session(c: _Check) -> None:
@@ -251,21 +323,33 @@ def _lot_and_tick(c: _Check) -> None:
             f"{i.symbol} trades in lots of {lot} shares; {_fmt(i.quantity)} is not a multiple "
             f"of {lot}",
         )
-    if i.price is None:
-        return
     rule = c.info.tick_rule or default_tick_rule(i.market)
-    tick = tick_size(rule, i.price)
-    if rule is not TickRule.NONE and tick is None:
-        raise _Refused("TICK_SIZE", f"price {_fmt(i.price)} is outside the exchange price table")
-    if tick is not None and i.price % tick != 0:
-        raise _Refused(
-            "TICK_SIZE",
-            f"price {_fmt(i.price)} is not on the {_fmt(tick)} price step for {i.symbol}",
-        )
+    for what, price in (("price", i.price), ("trigger_price", i.trigger_price)):
+        if price is None:
+            continue
+        tick = tick_size(rule, price)
+        if rule is not TickRule.NONE and tick is None:
+            raise _Refused("TICK_SIZE", f"{what} {_fmt(price)} is outside the exchange price table")
+        if tick is not None and price % tick != 0:
+            raise _Refused(
+                "TICK_SIZE",
+                f"{what} {_fmt(price)} is not on the {_fmt(tick)} price step for {i.symbol}",
+            )
+    last = c.quote.last
+    step = None if last is None or last <= 0 else tick_size(rule, last)
+    for what, amount in (("trailing_amount", i.trailing_amount), ("limit_offset", i.limit_offset)):
+        if amount is not None and step is not None and amount % step != 0:
+            raise _Refused(
+                "TICK_SIZE",
+                f"{what} {_fmt(amount)} is not a multiple of the {_fmt(step)} price step",
+            )
 
 
 def _price_band(c: _Check) -> None:
     i, q, band = c.intent, c.quote, c.settings.price_band_pct
+    if i.order_type in TRIGGER_TYPES or i.order_type in TRAILING_TYPES:
+        _conditional_band(c)
+        return
     if i.price is None:  # market-type order: needs a live last price
         if q.last is None or q.last <= 0:
             raise _Refused("NO_QUOTE", f"no last price for {i.symbol}; market order refused")
@@ -286,6 +370,51 @@ def _price_band(c: _Check) -> None:
         c.warnings.append(f"limit is {_pct(deviation)}% from the reference {_fmt(reference)}")
 
 
+def _conditional_band(c: _Check) -> None:
+    """Triggers and trails are measured from the live last price: no quote, no order."""
+    i, q, band = c.intent, c.quote, c.settings.price_band_pct
+    last = q.last
+    if last is None or last <= 0:
+        raise _Refused("NO_QUOTE", f"no last price for {i.symbol}; a conditional order needs one")
+    if i.trigger_price is not None:
+        trigger = i.trigger_price
+        if trigger == last:
+            raise _Refused(
+                "TRIGGER_SIDE",
+                f"trigger_price {_fmt(trigger)} is the last price: it would fire at once; put "
+                "it below the last price (if the price falls to) or above it (if it rises to)",
+            )
+        c.trigger_falls = trigger < last
+        _within(trigger, last, band, "trigger_price", "the last price")
+        if i.price is not None:  # LIT: the limit it goes out at, seen from the trigger
+            _within(i.price, trigger, band, "limit price", "the trigger price")
+        return
+    trail = (
+        i.trailing_amount
+        if i.trailing_amount is not None
+        else last * (i.trailing_percent or Decimal(0)) / _HUNDRED
+    )
+    offset = i.limit_offset or Decimal(0)
+    for what, amount in (("the trail", trail), ("limit_offset", offset)):
+        if amount * _HUNDRED / last > band:
+            raise _Refused(
+                "BAD_TRAILING",
+                f"{what} ({_fmt(amount.quantize(Decimal('0.0001')))}) is "
+                f"{_pct(amount * _HUNDRED / last)}% of the last price {_fmt(last)}; the band is "
+                f"{_fmt(band)}%",
+            )
+
+
+def _within(price: Decimal, reference: Decimal, band: Decimal, what: str, ref: str) -> None:
+    deviation = abs(price - reference) * _HUNDRED / reference
+    if deviation > band:
+        raise _Refused(
+            "PRICE_BAND",
+            f"{what} {_fmt(price)} is {_pct(deviation)}% from {ref} {_fmt(reference)}; the "
+            f"band is ±{_fmt(band)}%",
+        )
+
+
 def _pct(value: Decimal) -> str:
     return _fmt(value.quantize(Decimal("0.01")))
 
@@ -293,11 +422,17 @@ def _pct(value: Decimal) -> str:
 def _notional(c: _Check) -> None:
     i, q, s, info = c.intent, c.quote, c.settings, c.info
     last = q.last if q.last is not None and q.last > 0 else None
-    if i.price is None:
+    band_up = (_HUNDRED + s.price_band_pct) / _HUNDRED
+    if i.order_type in TRAILING_TYPES:
+        assert last is not None  # _conditional_band refused it without a quote
+        trail = i.trailing_amount or last * (i.trailing_percent or Decimal(0)) / _HUNDRED
+        unit = last + trail + (i.limit_offset or Decimal(0))
+    elif i.price is None:
         assert last is not None  # _price_band refused market orders without a quote
-        unit = last * (_HUNDRED + s.price_band_pct) / _HUNDRED
+        unit = max(last, i.trigger_price or last) * band_up
     else:
-        unit = max(i.price, last) if last is not None else i.price
+        unit = max(i.price, i.trigger_price or i.price)
+        unit = max(unit, last) if last is not None else unit
     c.notional = i.quantity * unit
     if info.currency.upper() == s.base_currency:
         fx = Decimal(1)
@@ -364,6 +499,9 @@ _STEPS: tuple[Callable[[_Check], None], ...] = (
 )
 
 __all__ = [
+    "GTD_MAX_DAYS",
+    "TRAILING_TYPES",
+    "TRIGGER_TYPES",
     "Decision",
     "InstrumentFacts",
     "QuoteFacts",

@@ -37,6 +37,10 @@ _ORDER_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 _CANONICAL_VERSION = 1
 _MAX_INT_DIGITS = 12
 _MAX_FRACTION_DIGITS = 8
+# Our ``lbmcp:<32 hex>`` prefix takes 38 of the 64 characters the SDK allows; a space and this.
+MAX_REMARK = 25
+_REMARK_RE = re.compile(rf"^[0-9A-Za-z _\-.:/#]{{1,{MAX_REMARK}}}$")
+_CONDITIONAL = ("trigger_price", "trailing_amount", "trailing_percent", "limit_offset")
 
 
 class IntentError(ValueError):
@@ -109,6 +113,12 @@ class OrderIntent:
     mode: Mode
     replace_of: str | None = None
     expire_date: date | None = None
+    # Conditional orders (LIT/MIT: trigger_price; TSLPAMT/TSLPPCT: trailing_*, limit_offset).
+    trigger_price: Decimal | None = None
+    trailing_amount: Decimal | None = None
+    trailing_percent: Decimal | None = None
+    limit_offset: Decimal | None = None
+    remark: str | None = None  # the requester's note, sent after our ``lbmcp:<id>`` prefix
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -131,6 +141,19 @@ class OrderIntent:
             raise IntentError("BAD_ARGUMENT", "replace_of must be an order id")
         if self.expire_date is not None and not isinstance(self.expire_date, date):
             raise IntentError("BAD_ARGUMENT", "expire_date must be a date")
+        for name in _CONDITIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                _check_decimal(value, f"BAD_{name.upper()}", name)
+        if self.remark is not None:
+            self.check_remark(self.remark)
+
+    @staticmethod
+    def check_remark(remark: object) -> None:
+        if not (isinstance(remark, str) and _REMARK_RE.match(remark)):
+            raise IntentError(
+                "BAD_REMARK", f"remark must be 1-{MAX_REMARK} letters, digits, spaces or -_.:/#"
+            )
 
     @property
     def market(self) -> Market:
@@ -142,7 +165,7 @@ class OrderIntent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping with canonical strings (the body of ``canonical_json``)."""
-        return {
+        body: dict[str, Any] = {
             "v": _CANONICAL_VERSION,
             "symbol": self.symbol,
             "side": self.side.value,
@@ -155,6 +178,14 @@ class OrderIntent:
             "replace_of": self.replace_of,
             "expire_date": None if self.expire_date is None else self.expire_date.isoformat(),
         }
+        # Conditional fields appear only when set, so a plain order keeps its digest.
+        for name in _CONDITIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = canonical_decimal(value)
+        if self.remark is not None:
+            body["remark"] = self.remark
+        return body
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -170,8 +201,12 @@ class OrderIntent:
         if not isinstance(data, dict) or data.get("v") != _CANONICAL_VERSION:
             raise IntentError("BAD_ARGUMENT", "not a canonical intent")
         names = {f.name for f in fields(cls)}
-        if set(data) - {"v"} != names:
+        optional = {*_CONDITIONAL, "remark"}
+        if not names - optional <= set(data) - {"v"} <= names:
             raise IntentError("BAD_ARGUMENT", "canonical intent has unexpected fields")
+        extra: dict[str, Any] = {
+            name: Decimal(data[name]) for name in _CONDITIONAL if data.get(name) is not None
+        }
         return cls(
             symbol=data["symbol"],
             side=data["side"],
@@ -185,7 +220,9 @@ class OrderIntent:
             expire_date=(
                 None if data["expire_date"] is None else date.fromisoformat(data["expire_date"])
             ),
+            remark=data.get("remark"),
+            **extra,
         )
 
 
-__all__ = ["IntentError", "OrderIntent", "canonical_decimal", "normalize_symbol"]
+__all__ = ["MAX_REMARK", "IntentError", "OrderIntent", "canonical_decimal", "normalize_symbol"]

@@ -11,11 +11,13 @@ bound to the intent's digest. ``decide`` then takes it through exactly one chann
   only in that URL) and the tool returns ``confirmation_required`` at once; a background task
   waits for the click and sends the order, which the model sees on its next call.
 
-Right before sending, the guards run again on fresh facts and ``gate.consume`` checks that the
-approval is unused, unexpired and for this exact digest; then ``ExactlyOnceSender`` journals and
-sends under a cancel shield. Every step is audited. ``start`` reconciles unresolved intents
-before the first new order is accepted. Call ``start``/``aclose`` from the same task (the
-lifespan), or use ``async with``.
+The moment the human approves, the intent is journalled (PENDING, fsync'd), so a crash from
+there on is resolved at the next start. Right before sending, the halt file is read, the guards
+run again on fresh facts and ``gate.consume`` checks that the approval is unused, unexpired and
+for this exact digest; then ``ExactlyOnceSender`` sends under a cancel shield. An approved order
+stopped there is closed with one final "not sent" audit record. Every step is audited.
+``start`` reconciles unresolved intents before the first new order is accepted. Call
+``start``/``aclose`` from the same task (the lifespan), or use ``async with``.
 
 This module owns the life cycle (state files, task group, approval page), reconciliation and
 ``status``; the pieces with one job each: ``order_flow`` (the prepare/decide/send steps),
@@ -48,7 +50,9 @@ from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState
 from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
 from lb_mcp.server.gate.delivery.reconcile import ReconcileError, find_order, reconcile_journal
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
+from lb_mcp.server.gate.events import OrderEvents
 from lb_mcp.server.gate.facts import QuoteSource
+from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import canonical_decimal
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 from lb_mcp.server.gate.records.ledger import UsageLedger
@@ -94,6 +98,7 @@ class OrderGate:
         self._flow: OrderSteps | None = None
         self._reconciled = False
         self._reconcile_lock = anyio.Lock()
+        self.events = OrderEvents(trade)  # today's orders, for longbridge://orders
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -150,7 +155,9 @@ class OrderGate:
                 page=self._page,
                 tg=self._tg,
             )
-            await OrderPushAuditor(self._trade, self._audit).start(self._tg, stack)
+            await OrderPushAuditor(self._trade, self._audit, listener=self.events.on_push).start(
+                self._tg, stack
+            )
             try:
                 await self._ensure_reconciled()
             except ReconcileError as exc:
@@ -182,9 +189,11 @@ class OrderGate:
     def status(self) -> dict[str, Any]:
         s, now = self.settings, self._clock()
         usage = None if self._ledger is None else self._ledger.usage_sync(now, s.base_currency)
+        halt = read_halt(s.state_dir)
         return {
             "mode": self.mode.value,
             "trading": "on" if self.trading_enabled else "off",
+            "halted": None if halt is None else halt.as_dict(),
             "confirm_policy": self.confirm_policy.value,
             "confirmation": (
                 "none (auto, human-set limits)"
@@ -234,6 +243,11 @@ class OrderGate:
         if not self.trading_enabled:
             return await flow.refuse(
                 action, None, "TRADING_DISABLED", self._trading_off_message(), request, order_id
+            )
+        halt = None if action is Action.CANCEL else read_halt(self.settings.state_dir)
+        if halt is not None:
+            return await flow.refuse(
+                action, None, "TRADING_HALTED", halt.refusal(), request, order_id
             )
         try:
             await self._ensure_reconciled()

@@ -4,9 +4,10 @@
 approval page exist; the service keeps the life cycle, reconciliation and status. ``prepare``
 turns a request into a canonical ``OrderIntent``, runs the guards, reserves today's usage and
 opens a ``Pending`` confirmation bound to the intent's digest; ``decide`` takes it through
-exactly one channel (auto, elicitation or the approval page). Right before sending, the guards
-run again on fresh facts and ``gate.consume`` checks that the approval is unused, unexpired and
-for this exact digest; then ``ExactlyOnceSender`` journals and sends under a cancel shield.
+exactly one channel (auto, elicitation or the approval page). The approved intent is journalled
+at once (PENDING), before the send-time checks: the halt file, the guards on fresh facts (and
+that the price has not crossed a trigger since), and ``gate.consume`` (the approval is unused,
+unexpired and for this exact digest); then ``ExactlyOnceSender`` sends under a cancel shield.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from lb_mcp.server.gate.delivery.journal import JournalState, new_intent_id
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
 from lb_mcp.server.gate.facts import FactsError, QuoteSource, capacity_facts, market_facts
 from lb_mcp.server.gate.guards import Decision, UsageFacts, check_order
+from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import IntentError, OrderIntent
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog, ConfirmOutcome
 from lb_mcp.server.gate.records.ledger import UsageLedger
-from lb_mcp.server.gate.target import build_intent, cancel_summary
+from lb_mcp.server.gate.target import build_intent, cancel_summary, order_summary
 from lb_mcp.server.gate.tracks import ConfirmationBook, Track
 from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
 from lb_mcp.server.settings import ConfirmPolicy, ServerSettings
@@ -136,8 +138,12 @@ class OrderSteps:
                     action, intent, reservation.code, reservation.message, decision
                 )
             reserved = True
-        summary = cancel_summary(intent, target, self.mode) if action is Action.CANCEL else None
         name = "" if target is None else target.stock_name
+        summary = (
+            cancel_summary(intent, target, self.mode)
+            if action is Action.CANCEL
+            else order_summary(intent, decision, name, self.mode, self.settings.base_currency)
+        )
         pending = self._gate.create(intent, decision, now, name=name, summary=summary)
         track = Track(
             confirmation_id=pending.id,
@@ -248,8 +254,7 @@ class OrderSteps:
             self._gate.approve(pending.capability.reveal(), now, channel)
         except Exception:
             return await self._close(track, ConfirmOutcome.EXPIRED, channel)
-        await self._audit_confirmation(track, channel, ConfirmOutcome.ACCEPTED)
-        return await self._execute(track)
+        return await self._execute(track, channel)
 
     async def _ask_page(self, track: Track) -> OrderOutcome:
         page = self._page
@@ -278,8 +283,7 @@ class OrderSteps:
         remaining = (track.expires_at - self._clock()).total_seconds()
         state = await page.wait_decision(track.confirmation_id, max(remaining, 0.0))
         if state is PendingState.APPROVED:
-            await self._audit_confirmation(track, Channel.APPROVAL_PAGE, ConfirmOutcome.ACCEPTED)
-            await self._execute(track)
+            await self._execute(track, Channel.APPROVAL_PAGE)
             return
         result = {
             PendingState.DECLINED: ConfirmOutcome.DECLINED,
@@ -287,13 +291,21 @@ class OrderSteps:
         }.get(state, ConfirmOutcome.CANCELLED)
         await self._close(track, result, Channel.APPROVAL_PAGE)
 
-    async def _execute(self, track: Track) -> OrderOutcome:
+    async def _execute(self, track: Track, channel: Channel) -> OrderOutcome:
         with anyio.CancelScope(shield=True):
+            # The approved intent is journalled (PENDING, fsync'd) before anything else, so a
+            # crash from here on leaves an entry that start-up resolves (reliability.md §3.5).
+            if track.action is not Action.CANCEL:
+                await self._sender.confirmed(track.intent_id, track.intent)
+            await self._audit_confirmation(track, channel, ConfirmOutcome.ACCEPTED)
             outcome = await self._execute_shielded(track)
         return outcome
 
     async def _execute_shielded(self, track: Track) -> OrderOutcome:
         intent, action = track.intent, track.action
+        halt = None if action is Action.CANCEL else read_halt(self.settings.state_dir)
+        if halt is not None:
+            return await self._not_sent(track, "TRADING_HALTED", halt.refusal())
         target = None
         try:
             if action is not Action.SUBMIT:
@@ -309,21 +321,24 @@ class OrderSteps:
             decision=decision,
             detail={"stage": "send"},
         )
-        if not decision.allowed:
-            return await self._settle(
-                track,
-                Status.REFUSED,
-                decision.code,
-                f"refused right before sending: {decision.message}",
-                release=True,
+        if decision.allowed and decision.trigger_falls != track.decision.trigger_falls:
+            decision = replace(
+                decision,
+                allowed=False,
+                code="TRIGGER_SIDE",
+                message="the price crossed the trigger since the human confirmed",
             )
+        if not decision.allowed:
+            return await self._not_sent(
+                track, decision.code, f"refused right before sending: {decision.message}"
+            )
+        if action is not Action.CANCEL:  # the re-check took a while: look again
+            halt = read_halt(self.settings.state_dir)
+        if halt is not None:
+            return await self._not_sent(track, "TRADING_HALTED", halt.refusal())
         if not self._gate.consume(track.confirmation_id, intent, self._clock()):
-            return await self._settle(
-                track,
-                Status.REFUSED,
-                "CONFIRMATION_INVALID",
-                "the approval is used, expired or for another order",
-                release=True,
+            return await self._not_sent(
+                track, "CONFIRMATION_INVALID", "the approval is used, expired or for another order"
             )
         if action is Action.CANCEL:
             result = await self._sender.cancel(track.intent_id, intent)
@@ -336,6 +351,13 @@ class OrderSteps:
         return await self._settle(
             track, status, result.code, result.message, order_id=result.order_id
         )
+
+    async def _not_sent(self, track: Track, code: str, message: str) -> OrderOutcome:
+        """An approved request stopped before the broker call: nothing is placed, the
+        journal entry is closed and the final audit record written (cancels have neither)."""
+        if track.action is not Action.CANCEL:
+            await self._sender.not_sent(track.intent_id, track.intent, code, message)
+        return await self._settle(track, Status.REFUSED, code, message, release=True)
 
     async def _close(self, track: Track, outcome: ConfirmOutcome, channel: Channel) -> OrderOutcome:
         """The human did not approve: nothing is placed and the reservation is given back."""

@@ -47,6 +47,11 @@ class OrderRequest:
     time_in_force: TimeInForceType | str = TimeInForceType.Day
     outside_rth: OutsideRTH | str | None = None
     expire_date: date | None = None
+    trigger_price: Decimal | None = None
+    trailing_amount: Decimal | None = None
+    trailing_percent: Decimal | None = None
+    limit_offset: Decimal | None = None
+    remark: str | None = None
 
     def audit_view(self) -> dict[str, Any]:
         """The request as text, for audit lines about requests refused before an intent."""
@@ -79,6 +84,11 @@ def intent_from(request: OrderRequest, mode: Mode, *, replace_of: str | None = N
         mode=mode,
         replace_of=replace_of,
         expire_date=request.expire_date,
+        trigger_price=request.trigger_price,
+        trailing_amount=request.trailing_amount,
+        trailing_percent=request.trailing_percent,
+        limit_offset=request.limit_offset,
+        remark=request.remark,
     )
 
 
@@ -110,11 +120,19 @@ class OrderOutcome:
             "side": None if i is None else i.side.value,
             "quantity": None if i is None else canonical_decimal(i.quantity),
             "price": None if i is None or i.price is None else canonical_decimal(i.price),
+            "trigger_price": _opt(None if i is None else i.trigger_price),
+            "trailing_amount": _opt(None if i is None else i.trailing_amount),
+            "trailing_percent": _opt(None if i is None else i.trailing_percent),
+            "limit_offset": _opt(None if i is None else i.limit_offset),
             "order_type": None if i is None else i.order_type.value,
             "replaces": None if i is None else i.replace_of,
             "channel": None if self.channel is None else self.channel.value,
             "warnings": list(self.warnings),
         }
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else canonical_decimal(value)
 
 
 @dataclass(frozen=True)

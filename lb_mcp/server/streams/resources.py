@@ -43,7 +43,13 @@ from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import parse_symbol
 from lb_mcp.server.streams.kinds import DEPTH_URI, TRADES_URI, next_depth
-from lb_mcp.server.streams.store import MAX_SYMBOLS, QUOTE_URI, SUBSCRIPTIONS_URI, QuoteEntry
+from lb_mcp.server.streams.store import (
+    MAX_SYMBOLS,
+    ORDERS_URI,
+    QUOTE_URI,
+    SUBSCRIPTIONS_URI,
+    QuoteEntry,
+)
 from lb_mcp.server.tools.subscription import (
     StreamDepthOut,
     StreamQuoteOut,
@@ -218,7 +224,7 @@ async def _ensure_streamed(app: AppContext, uri: str) -> None:
     from mcp.shared.exceptions import MCPError
     from mcp_types import INVALID_PARAMS
 
-    if uri == SUBSCRIPTIONS_URI:
+    if uri in (SUBSCRIPTIONS_URI, ORDERS_URI):
         return
     match = _STREAM_URI_RE.match(uri)
     if match is None:

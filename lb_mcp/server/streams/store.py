@@ -73,6 +73,7 @@ log = logging.getLogger("lb_mcp.server.streams.store")
 
 QUOTE_URI = "longbridge://quote/{symbol}"
 SUBSCRIPTIONS_URI = "longbridge://subscriptions"
+ORDERS_URI = "longbridge://orders"  # served by the order tools (gate.events), fanned out here
 MAX_SYMBOLS = 500  # Longbridge's per-connection subscription cap
 
 
@@ -432,6 +433,10 @@ class QuoteStreams:
         self._dirty.add(uri)
         self._dirty_event.set()
 
+    def announce(self, uri: str) -> None:
+        """Announce an update of another resource (``longbridge://orders``) in both eras."""
+        self._mark(uri)
+
     async def run_fanout(self) -> None:
         """Run until cancelled: send one update per dirty URI per round, both eras."""
         self._loop = asyncio.get_running_loop()
@@ -475,6 +480,7 @@ def with_age(entry: QuoteEntry, now: datetime) -> float:
 
 __all__ = [
     "MAX_SYMBOLS",
+    "ORDERS_URI",
     "QUOTE_URI",
     "STREAM_KINDS",
     "SUBSCRIPTIONS_URI",

@@ -16,7 +16,9 @@ always carries the broker's order id.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, DeclinedElicitation, ElicitationResult
@@ -26,10 +28,13 @@ from mcp_types import ToolAnnotations
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from lb_mcp.sdk.enums import OrderSide, OrderStatus
+from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, OutsideRTH, TimeInForceType
 from lb_mcp.sdk.trade.models import Execution, Order
-from lb_mcp.server.context import AppContext, AppCtx, app_of
+from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
 from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.gate.events import ORDERS_URI, OrderState
+from lb_mcp.server.gate.guards import TRAILING_TYPES, TRIGGER_TYPES
+from lb_mcp.server.gate.intent import MAX_REMARK
 from lb_mcp.server.gate.service import HumanAnswer, OrderGate
 from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
 from lb_mcp.server.output import (
@@ -44,7 +49,10 @@ from lb_mcp.server.output import (
     parse_decimal_arg,
     parse_symbol,
 )
+from lb_mcp.server.settings import SUPPORTED_ORDER_TYPES, ServerSettings
 
+MAX_WAIT_S = 30
+MAX_RESOURCE_ORDERS = 100
 WRITE_BROKER = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
 )
@@ -54,9 +62,19 @@ DecimalArg = Annotated[
     str, Field(max_length=32, description='exact decimal as a string, e.g. "100" or "412.2"')
 ]
 SideArg = Literal["Buy", "Sell"]
-OrderTypeArg = Literal["LO", "ELO", "MO", "AO", "ALO", "ODD"]
 TifArg = Literal["Day", "GTC", "GTD"]
+RthArg = Literal["RTHOnly", "AnyTime", "Overnight"]
 DateArg = Annotated[str, Field(max_length=10, description="YYYY-MM-DD (UTC)")]
+ExpireArg = Annotated[str, Field(max_length=10, description="GTD: last day, YYYY-MM-DD")]
+TermArg = Annotated[str, Field(max_length=32)]
+RemarkArg = Annotated[str, Field(max_length=MAX_REMARK)]
+# Which schema fields an order type needs; a field no allowed type uses is not offered.
+_TERM_FIELDS = {
+    "trigger_price": TRIGGER_TYPES,
+    "trailing_amount": frozenset({OrderType.TSLPAMT}),
+    "trailing_percent": frozenset({OrderType.TSLPPCT}),
+    "limit_offset": TRAILING_TYPES,
+}
 
 
 class OrderConfirmation(BaseModel):
@@ -79,7 +97,13 @@ class OrderOut(Out):
     executed_quantity: Qty
     price: Money | None
     executed_price: Money | None
+    trigger_price: Money | None = None
+    trailing_amount: Money | None = None
+    trailing_percent: Money | None = None
+    limit_offset: Money | None = None
+    trigger_status: str | None = None
     time_in_force: str
+    expire_date: str | None = None
     currency: str
     submitted_at: UtcTime
     updated_at: UtcTime | None
@@ -99,7 +123,17 @@ class OrderOut(Out):
             executed_quantity=o.executed_quantity,
             price=o.price,
             executed_price=o.executed_price,
+            trigger_price=o.trigger_price,
+            trailing_amount=o.trailing_amount,
+            trailing_percent=o.trailing_percent,
+            limit_offset=o.limit_offset,
+            trigger_status=None if o.trigger_status is None else o.trigger_status.value,
             time_in_force=o.time_in_force.value,
+            expire_date=(
+                o.expire_date.isoformat()
+                if o.expire_date is not None and o.time_in_force is TimeInForceType.GoodTilDate
+                else None
+            ),
             currency=o.currency,
             submitted_at=o.submitted_at,
             updated_at=o.updated_at,
@@ -188,6 +222,46 @@ class PendingResult(Out):
     confirmations: list[OrderRequestResult]
 
 
+class OrderEventOut(Out):
+    order_id: str
+    symbol: str
+    side: str
+    order_type: str
+    status: str
+    quantity: Qty
+    executed_quantity: Qty
+    price: Money | None
+    executed_price: Money | None
+    trigger_price: Money | None
+    updated_at: UtcTime | None
+    remark: BrokerText
+    msg: BrokerText
+
+    @classmethod
+    def from_state(cls, o: OrderState) -> OrderEventOut:
+        return cls(
+            order_id=o.order_id,
+            symbol=o.symbol,
+            side=o.side,
+            order_type=o.order_type,
+            status=o.status.value,
+            quantity=o.quantity,
+            executed_quantity=o.executed_quantity,
+            price=o.price,
+            executed_price=o.executed_price,
+            trigger_price=o.trigger_price,
+            updated_at=o.updated_at,
+            remark=o.remark,
+            msg=o.msg,
+        )
+
+
+class OrderEventsResult(Out):
+    orders: list[OrderEventOut]
+    cursor: int = Field(description="the next call's `cursor`")
+    reset: bool = Field(description="unknown cursor: all known orders returned")
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -234,6 +308,21 @@ def _ask(prepared: Prepared) -> Elicit[OrderConfirmation] | None:
 # -- resolvers (one pair per tool: their wire keys come from their names) ------------------------
 
 
+def _dec(value: str | None, what: str) -> Decimal | None:
+    # A limit offset of 0 (the limit at the stop itself) is valid.
+    positive = what != "limit_offset"
+    return None if value is None else parse_decimal_arg(value, what, positive=positive)
+
+
+def _expiry(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ToolFailure("BAD_EXPIRE_DATE", "expire_date must be YYYY-MM-DD") from None
+
+
 async def _prepare_submit(
     ctx: AppCtx,
     symbol: str,
@@ -242,14 +331,28 @@ async def _prepare_submit(
     price: str | None,
     order_type: str,
     time_in_force: str,
+    trigger_price: str | None,
+    trailing_amount: str | None,
+    trailing_percent: str | None,
+    limit_offset: str | None,
+    expire_date: str | None,
+    outside_rth: str | None,
+    remark: str | None,
 ) -> Prepared:
     request = OrderRequest(
         symbol=parse_symbol(symbol),
         side=OrderSide(side),
         quantity=parse_decimal_arg(quantity, "quantity"),
-        price=None if price is None else parse_decimal_arg(price, "price"),
+        price=_dec(price, "price"),
         order_type=order_type,
         time_in_force=time_in_force,
+        trigger_price=_dec(trigger_price, "trigger_price"),
+        trailing_amount=_dec(trailing_amount, "trailing_amount"),
+        trailing_percent=_dec(trailing_percent, "trailing_percent"),
+        limit_offset=_dec(limit_offset, "limit_offset"),
+        expire_date=_expiry(expire_date),
+        outside_rth=None if outside_rth is None else OutsideRTH[outside_rth],
+        remark=remark,
     )
     return await _service(ctx).prepare(
         Action.SUBMIT, request, elicitation=_elicitation(ctx), reuse_open=_modern(ctx)
@@ -263,13 +366,25 @@ async def _ask_submit(
 
 
 async def _prepare_replace(
-    ctx: AppCtx, order_id: str, quantity: str, price: str | None
+    ctx: AppCtx,
+    order_id: str,
+    quantity: str,
+    price: str | None,
+    trigger_price: str | None,
+    trailing_amount: str | None,
+    trailing_percent: str | None,
+    limit_offset: str | None,
 ) -> Prepared:
     request = OrderRequest(
         symbol="0.HK",  # replaced by the broker's own view of the order
         side=OrderSide.Buy,
         quantity=parse_decimal_arg(quantity, "quantity"),
-        price=None if price is None else parse_decimal_arg(price, "price"),
+        # Left out: the order keeps its own (a quantity-only change keeps the price).
+        price=_dec(price, "price"),
+        trigger_price=_dec(trigger_price, "trigger_price"),
+        trailing_amount=_dec(trailing_amount, "trailing_amount"),
+        trailing_percent=_dec(trailing_percent, "trailing_percent"),
+        limit_offset=_dec(limit_offset, "limit_offset"),
     )
     return await _service(ctx).prepare(
         Action.REPLACE,
@@ -316,7 +431,12 @@ def _day_start(text: str | None, what: str) -> datetime | None:
     return datetime.combine(day, time(0), UTC)
 
 
-def register(mcp: MCPServer[AppContext]) -> None:
+def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp) -> None:
+    allowed = tuple(
+        t.value for t in sorted(settings.allowed_order_types & SUPPORTED_ORDER_TYPES, key=str)
+    )
+    default_type = "LO" if "LO" in allowed else allowed[0]
+
     @mcp.tool(annotations=READ_BROKER, title="Today's orders")
     async def today_orders(
         ctx: AppCtx,
@@ -365,7 +485,6 @@ def register(mcp: MCPServer[AppContext]) -> None:
         )
         return ExecutionsResult(executions=[ExecutionOut.from_sdk(e) for e in trades])
 
-    @mcp.tool(annotations=WRITE_BROKER, title="Submit order (human-confirmed)")
     async def submit_order(
         ctx: AppCtx,
         symbol: SymbolArg,
@@ -374,17 +493,27 @@ def register(mcp: MCPServer[AppContext]) -> None:
         prepared: SubmitPrepared,
         answer: SubmitAnswer,
         price: DecimalArg | None = None,
-        order_type: OrderTypeArg = "LO",
+        order_type: str = default_type,
         time_in_force: TifArg = "Day",
+        trigger_price: TermArg | None = None,
+        trailing_amount: TermArg | None = None,
+        trailing_percent: TermArg | None = None,
+        limit_offset: TermArg | None = None,
+        expire_date: ExpireArg | None = None,
+        outside_rth: RthArg | None = None,
+        remark: RemarkArg | None = None,
     ) -> OrderRequestResult:
         """Ask to place an order. Every limit and guard is checked first; then the HUMAN
         confirms it (in their client's dialog, or on a local approval page opened in their
         browser). You cannot confirm it yourself. `status` is `placed` only with an
         `order_id`; `confirmation_required` means the human has not answered yet: check back
-        with `pending_orders` or `today_orders` instead of submitting again."""
+        with `pending_orders` or `poll_orders` instead of submitting again.
+        LIT/MIT: `trigger_price` (below last: fires if the price falls to it; above: if it
+        rises), then a limit at `price` (LIT) or market (MIT). TSLPAMT/TSLPPCT: a stop trailing
+        the high (Sell) / low (Buy) by `trailing_amount` / `trailing_percent` (%), then a limit
+        `limit_offset` beyond it. GTD needs `expire_date`; `outside_rth` is US only."""
         return await _decide(ctx, prepared, answer)
 
-    @mcp.tool(annotations=WRITE_BROKER, title="Replace order (human-confirmed)")
     async def replace_order(
         ctx: AppCtx,
         order_id: OrderIdArg,
@@ -392,10 +521,25 @@ def register(mcp: MCPServer[AppContext]) -> None:
         prepared: ReplacePrepared,
         answer: ReplaceAnswer,
         price: DecimalArg | None = None,
+        trigger_price: TermArg | None = None,
+        trailing_amount: TermArg | None = None,
+        trailing_percent: TermArg | None = None,
+        limit_offset: TermArg | None = None,
     ) -> OrderRequestResult:
-        """Change the quantity (new total) and/or limit price of an open order. Guarded like a
-        new order and confirmed by the human, exactly like `submit_order`."""
+        """Change an open order: `quantity` (new total) and any of its price terms; a term
+        left out keeps its value. Guarded like a new order and confirmed by the human."""
         return await _decide(ctx, prepared, answer)
+
+    # Offered means usable: only the order types the settings allow, and only the fields
+    # one of them takes.
+    submit_order.__annotations__["order_type"] = Literal[allowed]
+    mcp.tool(annotations=WRITE_BROKER, title="Submit order (human-confirmed)")(submit_order)
+    mcp.tool(annotations=WRITE_BROKER, title="Replace order (human-confirmed)")(replace_order)
+    for tool_name in ("submit_order", "replace_order"):
+        schema = mcp._tool_manager.get_tool(tool_name).parameters  # type: ignore[union-attr]
+        for name, kinds in _TERM_FIELDS.items():
+            if not kinds & settings.allowed_order_types:
+                schema.get("properties", {}).pop(name, None)
 
     @mcp.tool(annotations=WRITE_BROKER, title="Cancel order (human-confirmed)")
     async def cancel_order(
@@ -403,6 +547,43 @@ def register(mcp: MCPServer[AppContext]) -> None:
     ) -> OrderRequestResult:
         """Cancel an open order. Needs trading on and the human's confirmation."""
         return await _decide(ctx, prepared, answer)
+
+    @mcp.tool(annotations=READ_LOCAL, title="Order events")
+    async def poll_orders(
+        ctx: AppCtx,
+        cursor: Annotated[int, Field(ge=0, description="0 on the first call")] = 0,
+        wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
+    ) -> OrderEventsResult:
+        """Orders whose state changed since `cursor` (latest state; never goes back). `wait_s`
+        > 0 waits for the next change, e.g. a fill. Also resource longbridge://orders."""
+        events = _service(ctx).events
+        if cursor == 0:
+            await events.refresh_today()
+        if wait_s > 0 and cursor <= events.seq:
+            await events.wait_for_change(cursor, wait_s)
+        changes = events.changes_since(cursor, 50)
+        return OrderEventsResult(
+            orders=[OrderEventOut.from_state(o) for o in changes.orders],
+            cursor=changes.cursor,
+            reset=changes.reset,
+        )
+
+    @mcp.resource(
+        ORDERS_URI,
+        name="orders",
+        title="Today's orders",
+        description="Today's orders with their latest state (never going back). Subscribe "
+        "for update notifications.",
+        mime_type="application/json",
+    )
+    async def orders_resource() -> str:
+        app = live.app  # static resources get no Context
+        if app is None:
+            return json.dumps({"orders": []})
+        await app.orders.events.refresh_today()
+        states = app.orders.events.today()[-MAX_RESOURCE_ORDERS:]
+        body = [OrderEventOut.from_state(o).model_dump(mode="json") for o in states]
+        return json.dumps({"orders": body, "cursor": app.orders.events.seq})
 
     @mcp.tool(annotations=READ_LOCAL, title="Pending confirmations")
     async def pending_orders(ctx: AppCtx) -> PendingResult:

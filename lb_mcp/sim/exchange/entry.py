@@ -24,14 +24,23 @@ from lb_mcp.sdk.enums import (
 from lb_mcp.sim.exchange.fees import total_fees
 from lb_mcp.sim.exchange.ledger import Ledger
 from lb_mcp.sim.exchange.orders import ZERO, OrderRecord, bad_request, not_found
+from lb_mcp.sim.exchange.triggers import (
+    CONDITIONAL_TYPES,
+    TRAILING_TYPES,
+    TRIGGER_TYPES,
+    check_terms,
+)
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.market.sessions import local_date
 from lb_mcp.sim.market.universe import UNIVERSE, is_on_tick
 
 IDEMPOTENCY_TTL = 600.0
 MAX_REMARK = 255
-SUPPORTED_TYPES = frozenset({OrderType.LO, OrderType.ELO, OrderType.ALO, OrderType.MO})
-_LIMIT_TYPES = frozenset({OrderType.LO, OrderType.ELO, OrderType.ALO})
+SUPPORTED_TYPES = frozenset({OrderType.LO, OrderType.ELO, OrderType.ALO, OrderType.MO}) | (
+    CONDITIONAL_TYPES
+)
+_LIMIT_TYPES = frozenset({OrderType.LO, OrderType.ELO, OrderType.ALO, OrderType.LIT})
+_NO_PRICE = frozenset({OrderType.MO, OrderType.MIT, OrderType.TSLPAMT, OrderType.TSLPPCT})
 _HK_ONLY = frozenset({OrderType.ELO, OrderType.ALO})
 
 
@@ -47,6 +56,10 @@ class SubmitRequest:
     outside_rth: str | None = None
     remark: str | None = None
     client_request_id: str | None = None
+    trigger_price: Decimal | None = None
+    trailing_amount: Decimal | None = None
+    trailing_percent: Decimal | None = None
+    limit_offset: Decimal | None = None
 
 
 class OrderIds:
@@ -106,7 +119,15 @@ def validate_submit(
         raise bad_request(f"order type {order_type.value} is only available in the HK market")
     check_quantity(req.symbol, req.quantity)
     check_price(req.symbol, order_type, req.price)
-    price = req.price if order_type is not OrderType.MO else None
+    check_terms(
+        req.symbol,
+        order_type,
+        req.trigger_price,
+        req.trailing_amount,
+        req.trailing_percent,
+        req.limit_offset,
+    )
+    price = req.price if order_type not in _NO_PRICE else None
     today = local_date(sec.market, now)
     if tif is TimeInForceType.GoodTilDate:
         if req.expire_date is None:
@@ -147,6 +168,10 @@ def validate_submit(
         currency=sec.currency,
         remark=remark,
         client_request_id=req.client_request_id,
+        trigger_price=req.trigger_price if order_type in TRIGGER_TYPES else None,
+        trailing_amount=req.trailing_amount if order_type is OrderType.TSLPAMT else None,
+        trailing_percent=req.trailing_percent if order_type is OrderType.TSLPPCT else None,
+        limit_offset=req.limit_offset if order_type in TRAILING_TYPES else None,
     )
 
 
@@ -200,7 +225,15 @@ def estimate_buy_limit(
         raise bad_request(f"unknown symbol {symbol!r}")
     kind = parse_enum(OrderType, order_type, "order_type")
     if parse_enum(OrderSide, side, "side") is OrderSide.Sell:
-        return ZERO, ZERO  # no short selling in the simulator
+        # No short selling: what the account holds and no open sell order holds back (plus,
+        # for a replace, what that order itself holds).
+        sellable = ledger.available_quantity(symbol)
+        if order_id is not None:
+            mine = ledger.order(order_id)
+            if mine is None:
+                raise not_found()
+            sellable += mine.remaining if mine.is_open and mine.side is OrderSide.Sell else ZERO
+        return max(sellable, ZERO), max(sellable, ZERO)
     unit = price if price is not None and kind is not OrderType.MO else None
     if unit is None:
         unit = (

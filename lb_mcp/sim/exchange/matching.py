@@ -9,6 +9,9 @@ Supported order types (simplified where the spec is silent):
 * ``ALO`` — at-auction limit (HK only): accepted at any time and then treated as a limit order.
 * ``MO`` — market: takes whatever the book holds; any remainder is withdrawn
   (``PartialWithdrawal``), or the order is ``RejectedStatus`` if nothing traded.
+* ``LIT`` / ``MIT`` / ``TSLPAMT`` / ``TSLPPCT`` — conditional: wait as ``VarietiesNotReported``
+  until the price path touches the trigger or the trailing stop, then go out as a limit or
+  market order (``triggers`` has the rules).
 * anything else → 602001 "order type not supported in simulator".
 
 Status machine (rest.md §7.2): submit → ``WaitToNew`` → ``NewStatus`` → ``PartialFilledStatus``
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
-from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, TimeInForceType
+from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, TimeInForceType, TriggerStatus
 from lb_mcp.sim.exchange.entry import (
     IDEMPOTENCY_TTL,
     MAX_REMARK,
@@ -50,10 +53,18 @@ from lb_mcp.sim.exchange.orders import (
     bad_request,
     not_found,
 )
+from lb_mcp.sim.exchange.triggers import (
+    CONDITIONAL_TYPES,
+    arm,
+    check_terms,
+    follow,
+    released_price,
+)
 from lb_mcp.sim.market.model import MarketEvent, MarketModel
 from lb_mcp.sim.market.sessions import local_date
 
 OrderListener = Callable[[OrderRecord], None]
+Terms = dict[str, Decimal | None]
 
 
 class Broker:
@@ -108,6 +119,8 @@ class Broker:
                 if original is not None:
                     return original
         order = validate_submit(req, self.market, self.ledger, self.ids, now)
+        if order.order_type in CONDITIONAL_TYPES:
+            return self._submit_conditional(req, order)
         self._save(order)
         order = self._transition(
             order,
@@ -116,19 +129,59 @@ class Broker:
         )
         if req.client_request_id:
             self._requests[req.client_request_id] = (order.order_id, now)
-        order = self._match(order)
-        if order.order_type is OrderType.MO and order.is_open:
-            status = (
-                OrderStatus.PartialWithdrawal if order.executed_quantity else OrderStatus.Rejected
-            )
-            msg = "" if order.executed_quantity else "no liquidity for the market order"
-            order = self._transition(
+        return self._withdraw_market_rest(self._match(order))
+
+    def _withdraw_market_rest(self, order: OrderRecord) -> OrderRecord:
+        """A market order (MO, or an MIT once triggered) never rests: its rest is withdrawn."""
+        if order.price is not None or not order.is_open:
+            return order
+        if order.order_type is not OrderType.MO and order.order_type is not OrderType.MIT:
+            return order
+        status = OrderStatus.PartialWithdrawal if order.executed_quantity else OrderStatus.Rejected
+        msg = "" if order.executed_quantity else "no liquidity for the market order"
+        return self._transition(
+            order,
+            status,
+            msg=msg,
+            line=HistoryLine(ZERO, order.remaining, status, msg, int(self.clock())),
+        )
+
+    # ----------------------------------------------------------------- conditional orders
+
+    def _submit_conditional(self, req: SubmitRequest, order: OrderRecord) -> OrderRecord:
+        """Wait as VarietiesNotReported for the trigger (``triggers``); it may touch at once."""
+        now = self.clock()
+        status = OrderStatus.VarietiesNotReported
+        order = arm(replace(order, status=status), self.market.last_price(order.symbol))
+        order = self._save(
+            replace(
                 order,
-                status,
-                msg=msg,
-                line=HistoryLine(ZERO, order.remaining, status, msg, int(now)),
+                history=(HistoryLine(order.price or ZERO, order.quantity, status, "", int(now)),),
             )
-        return order
+        )
+        if req.client_request_id:
+            self._requests[req.client_request_id] = (order.order_id, now)
+        return self._watch(order, (self.market.last_price(order.symbol),))
+
+    def _watch(self, order: OrderRecord, prints: tuple[Decimal, ...]) -> OrderRecord:
+        order, touched = follow(order, prints)
+        if not touched:
+            self.ledger.put_order(order)  # the trail moved: no status change, no push
+            return order
+        now = int(self.clock())
+        order = self._transition(
+            order,
+            OrderStatus.WaitToNew,
+            price=released_price(order),
+            trigger_status=TriggerStatus.Released,
+            trigger_at=now,
+        )
+        order = self._transition(
+            order,
+            OrderStatus.New,
+            line=HistoryLine(order.price or ZERO, order.quantity, OrderStatus.New, "", now),
+        )
+        return self._withdraw_market_rest(self._match(order))
 
     # ----------------------------------------------------------------- matching
 
@@ -136,14 +189,19 @@ class Broker:
         if event.from_fill:
             return
         self.expire_due()
+        prints = tuple(t.price for t in event.trades) or (self.market.last_price(event.symbol),)
         for order in self.ledger.open_orders(event.symbol):
             current = self.ledger.order(order.order_id)
-            if current is not None and current.is_open:
+            if current is not None and current.status is OrderStatus.VarietiesNotReported:
+                self._watch(current, prints)
+            elif current is not None and current.is_open:
                 self._match(current)
 
     def _match(self, order: OrderRecord) -> OrderRecord:
         if not order.is_open or order.remaining <= 0:
             return order
+        if order.status is OrderStatus.VarietiesNotReported:
+            return order  # not in the book until its trigger fires
         fills = self.market.take(order.symbol, order.side, int(order.remaining), order.price)
         for price, qty in fills:
             order = self._fill(order, price, Decimal(qty))
@@ -203,14 +261,35 @@ class Broker:
         return order
 
     def replace(
-        self, order_id: str, quantity: Decimal, price: Decimal | None, remark: str | None = None
+        self,
+        order_id: str,
+        quantity: Decimal,
+        price: Decimal | None,
+        remark: str | None = None,
+        terms: Terms | None = None,
     ) -> OrderRecord:
+        """``terms``: new trigger_price / trailing_amount / trailing_percent / limit_offset
+        (a missing one keeps the order's)."""
         order = self._open_order(order_id, "replaced")
         check_quantity(order.symbol, quantity)
         if quantity <= order.executed_quantity:
             raise bad_request("quantity must be greater than the executed quantity")
         new_price = price if price is not None else order.price
         check_price(order.symbol, order.order_type, new_price)
+        changes = {k: v for k, v in (terms or {}).items() if v is not None}
+        if changes and order.order_type not in CONDITIONAL_TYPES:
+            raise bad_request(f"{order.order_type.value} orders have no trigger or trailing terms")
+        order = replace(order, **changes)  # type: ignore[arg-type]
+        check_terms(
+            order.symbol,
+            order.order_type,
+            order.trigger_price,
+            order.trailing_amount,
+            order.trailing_percent,
+            order.limit_offset,
+        )
+        if order.status is OrderStatus.VarietiesNotReported:
+            order = arm(order, self.market.last_price(order.symbol))
         if remark is not None and len(remark) > MAX_REMARK:
             raise bad_request(f"remark is longer than {MAX_REMARK} characters")
         candidate = replace(order, quantity=quantity, price=new_price)
@@ -231,6 +310,8 @@ class Broker:
             remark=order.remark if remark is None else remark,
             line=HistoryLine(new_price or ZERO, quantity, OrderStatus.Replaced, "Replaced", now),
         )
+        if order.status is OrderStatus.VarietiesNotReported:
+            return self._watch(order, (self.market.last_price(order.symbol),))
         return self._match(order)
 
     def estimate_buy_limit(

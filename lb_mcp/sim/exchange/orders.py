@@ -24,7 +24,10 @@ from lb_mcp.sdk.wire.scalars import text
 from lb_mcp.sim.exchange.fees import fee_items
 
 ZERO = Decimal(0)
-OPEN_STATUSES = frozenset({OrderStatus.New, OrderStatus.PartialFilled})
+# VarietiesNotReported: a conditional order waiting for its trigger (``triggers``).
+OPEN_STATUSES = frozenset(
+    {OrderStatus.New, OrderStatus.PartialFilled, OrderStatus.VarietiesNotReported}
+)
 
 
 class SimError(Exception):
@@ -117,6 +120,15 @@ class OrderRecord:
     fees_charged: Decimal = ZERO
     history: tuple[HistoryLine, ...] = field(default=())  # oldest first
     client_request_id: str | None = None
+    # Conditional orders (``triggers``): their terms, and how far they are.
+    trigger_price: Decimal | None = None
+    trailing_amount: Decimal | None = None
+    trailing_percent: Decimal | None = None
+    limit_offset: Decimal | None = None
+    trigger_status: TriggerStatus = TriggerStatus.NotUsed
+    trigger_at: int = 0
+    trigger_falls: bool | None = None  # LIT/MIT: fires on a fall to the trigger (else a rise)
+    trail_ref: Decimal | None = None  # trailing: the high (sell) / low (buy) since placed
 
     @property
     def is_open(self) -> bool:
@@ -158,17 +170,17 @@ class OrderRecord:
             "symbol": self.symbol,
             "order_type": self.order_type.value,
             "last_done": dec(self.last_done),
-            "trigger_price": "",
+            "trigger_price": dec(self.trigger_price),
             "msg": self.msg,
             "tag": self.tag.value,
             "time_in_force": self.time_in_force.value,
             "expire_date": self._expire_text(),
             "updated_at": str(self.updated_at),
-            "trigger_at": "0",
-            "trailing_amount": "",
-            "trailing_percent": "",
-            "limit_offset": "",
-            "trigger_status": TriggerStatus.NotUsed.value,
+            "trigger_at": str(self.trigger_at),
+            "trailing_amount": dec(self.trailing_amount),
+            "trailing_percent": dec(self.trailing_percent),
+            "limit_offset": dec(self.limit_offset),
+            "trigger_status": self.trigger_status.value,
             "currency": self.currency,
             "outside_rth": (self.outside_rth or OutsideRTH.Unknown).value,
             "limit_depth_level": 0,
@@ -237,14 +249,14 @@ class OrderRecord:
             "status": self.status.value,
             "submitted_at": str(self.submitted_at),
             "updated_at": str(self.updated_at),
-            "trigger_price": "",
+            "trigger_price": dec(self.trigger_price),
             "msg": self.msg,
             "tag": self.tag.value,
-            "trigger_status": TriggerStatus.NotUsed.value,
-            "trigger_at": "0",
-            "trailing_amount": "",
-            "trailing_percent": "",
-            "limit_offset": "",
+            "trigger_status": self.trigger_status.value,
+            "trigger_at": str(self.trigger_at),
+            "trailing_amount": dec(self.trailing_amount),
+            "trailing_percent": dec(self.trailing_percent),
+            "limit_offset": dec(self.limit_offset),
             "account_no": account_no,
             "last_share": dec(self.last_share),
             "last_price": dec(self.last_done),

@@ -165,6 +165,7 @@ async def submit(state: ApiState, call: Call) -> object:
         outside_rth=b_str(body, "outside_rth"),
         remark=b_str(body, "remark"),
         client_request_id=b_str(body, "client_request_id"),
+        **_terms(body),
     )
     order = state.broker.submit(req)
     return {"order_id": order.order_id}
@@ -175,8 +176,16 @@ async def replace_order(state: ApiState, call: Call) -> object:
     order_id = b_str(body, "order_id", required=True) or ""
     quantity = b_dec(body, "quantity", required=True)
     assert quantity is not None
-    state.broker.replace(order_id, quantity, b_dec(body, "price"), b_str(body, "remark"))
+    state.broker.replace(
+        order_id, quantity, b_dec(body, "price"), b_str(body, "remark"), _terms(body)
+    )
     return {}
+
+
+def _terms(body: dict[str, object]) -> dict[str, Decimal | None]:
+    """The conditional-order fields of a submit or replace body (``triggers``)."""
+    names = ("trigger_price", "trailing_amount", "trailing_percent", "limit_offset")
+    return {name: b_dec(body, name) for name in names}
 
 
 async def cancel_order(state: ApiState, call: Call) -> object:

@@ -102,9 +102,10 @@ def new_intent_id() -> str:
     return uuid.uuid4().hex
 
 
-def remark_for(intent_id: str) -> str:
-    """The remark that lets reconciliation find the order in ``today_orders`` (≤ 64 chars)."""
-    return REMARK_PREFIX + intent_id
+def remark_for(intent_id: str, note: str | None = None) -> str:
+    """The remark that lets reconciliation find the order in ``today_orders`` (≤ 64 chars):
+    our ``lbmcp:<intent id>`` first, then the human's or model's own note, if any."""
+    return REMARK_PREFIX + intent_id + ("" if not note else f" {note}")
 
 
 def _utc_now() -> datetime:

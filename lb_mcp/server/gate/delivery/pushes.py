@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from decimal import Decimal
 
@@ -47,9 +48,17 @@ def _state(event: PushOrderChanged) -> _State:
 
 
 class OrderPushAuditor:
-    def __init__(self, trade: TradeContext, audit: AuditLog, *, buffer: int = PUSH_BUFFER) -> None:
+    def __init__(
+        self,
+        trade: TradeContext,
+        audit: AuditLog,
+        *,
+        buffer: int = PUSH_BUFFER,
+        listener: Callable[[PushOrderChanged], Awaitable[None]] | None = None,
+    ) -> None:
         self._trade = trade
         self._audit = audit
+        self._listener = listener  # the order events for the client, after the audit
         self._buffer = buffer
         self._send: MemoryObjectSendStream[PushOrderChanged] | None = None
         self._last: OrderedDict[str, _State] = OrderedDict()
@@ -110,6 +119,8 @@ class OrderPushAuditor:
                 async for event in receive:
                     if self._is_new(event):
                         await self._append(event)
+                        if self._listener is not None:
+                            await self._listener(event)
         finally:
             self._running = False
             self._done.set()

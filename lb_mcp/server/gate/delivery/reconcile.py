@@ -5,8 +5,10 @@ process died while the broker call was in flight) or UNKNOWN (the call timed out
 is the only source of truth: the order is looked up by the remark ``lbmcp:<intent id>`` that
 travelled with it (its ``client_request_id`` is the same id), first in today's orders, then in
 the history since the intent was written. Found → ACCEPTED with the broker's order id. Not
-found → FAILED, and **never resubmitted** here: the human approved an order at a price and a
-moment that have passed, so a fresh request must go through the guards and the human again.
+found → FAILED (audited ``NOT_SENT`` when the journal says the call never went out, PENDING:
+the intent is journalled the moment the human confirms), and **never resubmitted** here: the
+human approved an order at a price and a moment that have passed, so a fresh request must go
+through the guards and the human again.
 
 A replacement is matched on the order it replaced (its remark is rewritten by the replace).
 
@@ -77,12 +79,13 @@ async def resolve_entry(
         outcome = "found"
     else:
         done = await journal.mark_result(entry.intent_id, error=NOT_FOUND)
-        outcome = "not_found"
+        # PENDING: approved and journalled, but the process stopped before the broker call.
+        outcome = "not_sent" if entry.state is JournalState.PENDING else "not_found"
     await audit.append(
         AuditKind.RECONCILE,
         intent_id=entry.intent_id,
         intent=entry.intent,
-        code="RECONCILED" if order is not None else "NOT_FOUND",
+        code="RECONCILED" if order is not None else outcome.upper(),
         broker_order_id=done.order_id,
         detail={
             "outcome": outcome,

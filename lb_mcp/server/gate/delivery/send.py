@@ -5,7 +5,11 @@
 stop) cannot interrupt it between "sent" and "recorded", so no order is left in a state nobody
 wrote down. Steps, each durable before the next:
 
-1. journal the intent as PENDING (fsync), then SENT;
+1. journal the intent as PENDING (fsync) the moment the human confirms (``confirmed``), before
+   the guards run again; an order refused or stopped after that is closed as FAILED with a
+   final "not sent" audit record (``not_sent``), and a crash in that gap is resolved on restart
+   (reconcile: found by remark -> ACCEPTED, else a final "not sent" record, never a resend);
+   the intent goes to SENT right before the broker call;
 2. call the broker with ``client_request_id = intent id`` and ``remark = lbmcp:<intent id>``;
 3. record the answer: ACCEPTED with the broker's order id, or FAILED with its code;
 4. a timeout or transport failure is UNKNOWN, never "failed": look the order up by its remark;
@@ -30,11 +34,17 @@ import anyio
 
 from lb_mcp.sdk.errors import ApiError, InvalidArgument, OpenApiException
 from lb_mcp.sdk.trade.context import TradeContext
-from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState, remark_for
+from lb_mcp.server.gate.delivery.journal import (
+    REMARK_PREFIX,
+    IntentJournal,
+    JournalState,
+    remark_for,
+)
 from lb_mcp.server.gate.delivery.reconcile import find_order
 from lb_mcp.server.gate.intent import OrderIntent
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
 from lb_mcp.server.gate.records.ledger import UsageLedger
+from lb_mcp.server.gate.target import OPEN_STATUSES
 
 log = logging.getLogger("lb_mcp.server.orders")
 
@@ -62,6 +72,30 @@ class ExactlyOnceSender:
         self._journal = journal
         self._ledger = ledger
         self._audit = audit
+
+    async def confirmed(self, intent_id: str, intent: OrderIntent) -> None:
+        """Journal an approved order as PENDING (durable on return), before anything else."""
+        remark = remark_for(intent_id, intent.remark)
+        await self._journal.record_intent(intent_id, intent, intent_id, remark)
+
+    async def not_sent(
+        self, intent_id: str, intent: OrderIntent, code: str, message: str
+    ) -> SendResult:
+        """Close a confirmed intent that was stopped before the broker call: FAILED in the
+        journal, the reservation released, and the one final audit record saying so."""
+        entry = await self._journal.get(intent_id)
+        if entry is not None and entry.state is JournalState.PENDING:
+            await self._journal.mark_result(intent_id, error=f"{code}: {message}")
+        with contextlib.suppress(KeyError):
+            await self._ledger.release(intent_id)
+        await self._audit.append(
+            AuditKind.SUBMIT_RESULT,
+            intent_id=intent_id,
+            intent=intent,
+            code=code,
+            detail={"state": JournalState.FAILED.value, "sent": False, "message": message},
+        )
+        return SendResult(JournalState.FAILED, None, code, message)
 
     async def send(self, intent_id: str, intent: OrderIntent) -> SendResult:
         with anyio.CancelScope(shield=True):
@@ -99,7 +133,7 @@ class ExactlyOnceSender:
         )
 
     async def _send(self, intent_id: str, intent: OrderIntent) -> SendResult:
-        remark = remark_for(intent_id)
+        remark = remark_for(intent_id, intent.remark)
         await self._journal.record_intent(intent_id, intent, intent_id, remark)
         await self._journal.mark_sent(intent_id)
         await self._audit.append(
@@ -121,11 +155,19 @@ class ExactlyOnceSender:
         return await self._accepted(intent_id, intent, order_id)
 
     async def _call(self, intent: OrderIntent, intent_id: str, remark: str) -> str:
-        if intent.replace_of is not None:
+        i = intent
+        if i.replace_of is not None:
             await self._trade.replace_order(
-                intent.replace_of, intent.quantity, price=intent.price, remark=remark
+                i.replace_of,
+                i.quantity,
+                price=i.price,
+                trigger_price=i.trigger_price,
+                limit_offset=i.limit_offset,
+                trailing_amount=i.trailing_amount,
+                trailing_percent=i.trailing_percent,
+                remark=remark,
             )
-            return intent.replace_of
+            return i.replace_of
         response = await self._trade.submit_order(
             intent.symbol,
             intent.order_type,
@@ -137,6 +179,10 @@ class ExactlyOnceSender:
             outside_rth=intent.outside_rth,
             remark=remark,
             client_request_id=intent_id,
+            trigger_price=i.trigger_price,
+            limit_offset=i.limit_offset,
+            trailing_amount=i.trailing_amount,
+            trailing_percent=i.trailing_percent,
         )
         return response.order_id
 
@@ -215,4 +261,29 @@ class ExactlyOnceSender:
         )
 
 
-__all__ = ["ExactlyOnceSender", "SendResult"]
+async def cancel_open_orders(trade: TradeContext, audit: AuditLog) -> tuple[list[str], list[str]]:
+    """``lb-mcp halt --cancel-open``: cancel today's open orders that lb-mcp placed (remark
+    prefix), each audited; the human asked for it, so no confirmation. (cancelled, failed)."""
+    cancelled: list[str] = []
+    failed: list[str] = []
+    for order in await trade.today_orders():
+        if not order.remark.startswith(REMARK_PREFIX) or order.status not in OPEN_STATUSES:
+            continue
+        try:
+            await trade.cancel_order(order.order_id)
+        except OpenApiException as exc:
+            code = f"BROKER_{exc.code}" if exc.code is not None else "OUTCOME_UNKNOWN"
+            failed.append(order.order_id)
+        else:
+            code = "OK"
+            cancelled.append(order.order_id)
+        await audit.append(
+            AuditKind.SUBMIT_RESULT,
+            code=code,
+            broker_order_id=order.order_id,
+            detail={"action": "cancel", "by": "lb-mcp halt --cancel-open", "symbol": order.symbol},
+        )
+    return cancelled, failed
+
+
+__all__ = ["ExactlyOnceSender", "SendResult", "cancel_open_orders"]
