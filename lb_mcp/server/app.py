@@ -205,6 +205,12 @@ def build_server(
     return mcp
 
 
+def _changes_orders(tool: Tool) -> bool:
+    hints = tool.annotations
+    read_only = hints is not None and hints.read_only_hint is True
+    return "order" in tool.name and not read_only
+
+
 async def _quietly(close: Callable[[], Any]) -> None:
     try:
         await close()
@@ -213,6 +219,7 @@ async def _quietly(close: Callable[[], Any]) -> None:
 
 
 def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscriptionBus) -> None:
+    order_tools: set[str] = set()
     known: set[str] = set()
     published: list[Tool] = []
 
@@ -227,7 +234,10 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
         ctx: ServerRequestContext[AppContext, Any], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
         if not known:
-            known.update(t.name for t in await mcp.list_tools())
+            listed = await mcp.list_tools()
+            known.update(t.name for t in listed)
+            # Only a call that asks the broker to change an order can have it "rejected".
+            order_tools.update(t.name for t in listed if _changes_orders(t))
         if params.name not in known:
             return error_result(
                 ToolFailure("UNKNOWN_TOOL", f"there is no tool named {params.name[:64]!r}")
@@ -246,7 +256,7 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
         except MCPError:
             raise
         except Exception as exc:
-            failure = map_exception(exc)
+            failure = map_exception(exc, order_tool=params.name in order_tools)
             if failure.code == "INTERNAL":
                 log.error("tool %r crashed", params.name, exc_info=exc)
             else:

@@ -26,10 +26,10 @@ from mcp_types import ToolAnnotations
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from lb_mcp.sdk.enums import OrderSide, OrderStatus
+from lb_mcp.sdk.enums import OrderSide
 from lb_mcp.sdk.trade.models import Execution, Order
 from lb_mcp.server.context import AppContext, AppCtx, app_of
-from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.errors import ToolFailure, canonical_code
 from lb_mcp.server.gate.service import HumanAnswer, OrderGate
 from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
 from lb_mcp.server.output import (
@@ -39,10 +39,13 @@ from lb_mcp.server.output import (
     Money,
     Out,
     Qty,
+    StatusName,
     SymbolArg,
     UtcTime,
     parse_decimal_arg,
+    parse_status,
     parse_symbol,
+    status_name,
 )
 
 WRITE_BROKER = ToolAnnotations(
@@ -94,7 +97,7 @@ class OrderOut(Out):
             name=o.stock_name,
             side=o.side.value,
             order_type=o.order_type.value,
-            status=o.status.value,
+            status=status_name(o.status),
             quantity=o.quantity,
             executed_quantity=o.executed_quantity,
             price=o.price,
@@ -167,7 +170,7 @@ class OrderRequestResult(Out):
         return cls(
             action=o.action.value,
             status=o.status.value,
-            code=o.code,
+            code=canonical_code(o.code)[0],
             message=o.message,
             confirmation_id=o.confirmation_id,
             order_id=o.order_id,
@@ -321,12 +324,12 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def today_orders(
         ctx: AppCtx,
         symbol: SymbolArg | None = None,
-        status: list[Annotated[str, Field(max_length=32)]] | None = None,
+        status: Annotated[list[StatusName], Field(max_length=20)] | None = None,
         side: SideArg | None = None,
     ) -> OrdersResult:
         """Orders of today with status, fills and remark (orders placed here carry `lbmcp:`).
-        Filter by `symbol`, `status` (wire names such as NewStatus, FilledStatus) or `side`."""
-        statuses = None if status is None else [OrderStatus.parse(s) for s in status[:20]]
+        Filter by `symbol`, `status` (e.g. New, Filled) or `side`."""
+        statuses = None if status is None else [parse_status(s) for s in status]
         orders = await app_of(ctx).trade.today_orders(
             symbol=None if symbol is None else parse_symbol(symbol),
             status=statuses,
