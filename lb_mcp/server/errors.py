@@ -30,6 +30,7 @@ import logging
 import re
 from typing import Any, Final
 
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import ValidationError
 
@@ -223,6 +224,13 @@ def map_exception(exc: BaseException, *, order_tool: bool = False) -> ToolFailur
         return map_exception(cause, order_tool=order_tool)
     if isinstance(exc, ValidationError):
         return _validation_failure(exc)
+    if isinstance(exc, ToolError) and "elicitation" in str(exc):
+        # The client's answer to a confirmation was malformed (no content, a wrong shape).
+        return ToolFailure(
+            "CONFIRMATION_INVALID",
+            "the client's confirmation answer was malformed, so nothing was placed; ask the "
+            "human to answer the confirmation again",
+        )
     if isinstance(exc, IntentError):
         return ToolFailure(exc.code, exc.message)
     coded = _coded(exc)

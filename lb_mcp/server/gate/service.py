@@ -43,14 +43,14 @@ from lb_mcp.sdk.enums import Mode
 from lb_mcp.sdk.errors import OpenApiException
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server.gate.approval_page import ApprovalServer, PriceQuotes, recent_prices
-from lb_mcp.server.gate.confirm import ConfirmationGate
+from lb_mcp.server.gate.confirm import Channel, ConfirmationGate
 from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState
 from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
 from lb_mcp.server.gate.delivery.reconcile import ReconcileError, find_order, reconcile_journal
 from lb_mcp.server.gate.delivery.send import ExactlyOnceSender
 from lb_mcp.server.gate.facts import QuoteSource
 from lb_mcp.server.gate.intent import canonical_decimal
-from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog, ConfirmOutcome
 from lb_mcp.server.gate.records.ledger import UsageLedger
 from lb_mcp.server.gate.steps import HumanAnswer, OrderSteps
 from lb_mcp.server.gate.tracks import ConfirmationBook, Track
@@ -263,6 +263,19 @@ class OrderGate:
         self._sweep(self._clock())
         await self._refresh_unknown()
         return self._book.outcomes()
+
+    async def audit_answer(self, confirmation_id: str | None, why: str) -> None:
+        """Record why a confirmation answer was read as a decline (not a plain yes)."""
+        if self._audit is None:
+            raise RuntimeError("OrderGate.start() has not run")
+        detail = {"confirmation_id": confirmation_id, "why": why}
+        await self._audit.append(
+            AuditKind.CONFIRMATION,
+            code="ANSWER_NOT_A_YES",
+            channel=Channel.ELICITATION,
+            outcome=ConfirmOutcome.DECLINED,
+            detail=detail,
+        )
 
     async def audit_account_change(self, action: str, detail: Mapping[str, Any]) -> None:
         """Record a write that is not an order (a watchlist edit) in the same durable audit

@@ -24,12 +24,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import ToolAnnotations
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lb_mcp.sdk.enums import OrderSide
 from lb_mcp.sdk.trade.models import Execution, Order
 from lb_mcp.server.context import AppContext, AppCtx, app_of
 from lb_mcp.server.errors import ToolFailure, canonical_code
+from lb_mcp.server.gate.confirm import OrderConfirmation, refusal_of
 from lb_mcp.server.gate.service import HumanAnswer, OrderGate
 from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
 from lb_mcp.server.output import (
@@ -60,12 +61,6 @@ SideArg = Literal["Buy", "Sell"]
 OrderTypeArg = Literal["LO", "ELO", "MO", "AO", "ALO", "ODD"]
 TifArg = Literal["Day", "GTC", "GTD"]
 DateArg = Annotated[str, Field(max_length=10, description="YYYY-MM-DD (UTC)")]
-
-
-class OrderConfirmation(BaseModel):
-    """What the human answers in the client's confirmation dialog."""
-
-    confirm: bool = Field(description="Place this order exactly as shown")
 
 
 # -- outputs ------------------------------------------------------------------------------------
@@ -210,11 +205,13 @@ def _elicitation(ctx: AppCtx) -> bool:
     return form is not None and (form.form is not None or form.url is None)
 
 
-def _answer(result: ElicitationResult[OrderConfirmation]) -> HumanAnswer:
+def _answer(result: ElicitationResult[OrderConfirmation]) -> tuple[HumanAnswer, str | None]:
+    """The human's answer; only ``confirm: true`` (a boolean) accepts, and why not otherwise."""
     if isinstance(result, AcceptedElicitation):
         data = result.data
-        return "accept" if isinstance(data, OrderConfirmation) and data.confirm else "decline"
-    return "decline" if isinstance(result, DeclinedElicitation) else "cancel"
+        why = refusal_of(data) if isinstance(data, OrderConfirmation) else "no answer"
+        return ("accept", None) if why is None else ("decline", why)
+    return ("decline", None) if isinstance(result, DeclinedElicitation) else ("cancel", None)
 
 
 def _result(outcome: OrderOutcome) -> OrderRequestResult:
@@ -226,8 +223,16 @@ def _result(outcome: OrderOutcome) -> OrderRequestResult:
 async def _decide(
     ctx: AppCtx, prepared: Prepared, answer: ElicitationResult[OrderConfirmation]
 ) -> OrderRequestResult:
-    human = _answer(answer) if prepared.needs_elicitation else None
-    return _result(await _service(ctx).decide(prepared, human))
+    if not prepared.needs_elicitation:
+        return _result(await _service(ctx).decide(prepared, None))
+    human, why = _answer(answer)
+    result = _result(await _service(ctx).decide(prepared, human))
+    if why is None or result.status != Status.DECLINED.value:
+        return result
+    await _service(ctx).audit_answer(prepared.confirmation_id, why)
+    return result.model_copy(
+        update={"message": f"not confirmed ({why}); nothing was placed. Only a yes confirms."}
+    )
 
 
 def _ask(prepared: Prepared) -> Elicit[OrderConfirmation] | None:
