@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -46,7 +48,7 @@ from lb_mcp.server.charts import tool as chart
 from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
 from lb_mcp.server.errors import ToolFailure, error_result, map_exception
 from lb_mcp.server.gate.service import OrderGate
-from lb_mcp.server.settings import ServerSettings
+from lb_mcp.server.settings import ServerSettings, account_fingerprint
 from lb_mcp.server.streams import resources
 from lb_mcp.server.streams.store import QuoteStreams
 from lb_mcp.server.tools import (
@@ -86,6 +88,14 @@ def default_orders_factory(config: Config) -> OrdersFactory:
         return OrderGate(settings=settings, mode=mode, trade=trade, quote=q, secrets=redact)
 
     return make
+
+
+def state_dir_of(settings: ServerSettings, backend: Backend) -> Path:
+    """The state directory of this server's mode and (live) account."""
+    config = backend.config
+    client_id = "" if config.oauth is None else config.oauth.client_id
+    account = account_fingerprint(config.app_key or client_id, config.http_url)
+    return settings.mode_state_dir(backend.mode, account)
 
 
 def instructions(settings: ServerSettings, backend: Backend) -> str:
@@ -138,6 +148,9 @@ def build_server(
     apps = Apps()
     chart.register(apps)
 
+    # Sandbox and live (and every live account) keep separate ledgers, journals, audit logs.
+    scoped = replace(settings, state_dir=state_dir_of(settings, backend))
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         streams = QuoteStreams(bus, interval_s=fanout_interval_s)
@@ -145,10 +158,10 @@ def build_server(
         trade_ctx = make_trade(backend.config)
         order_service: OrderGate | None = None
         try:
-            order_service = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
+            order_service = make_orders(scoped, backend.mode, trade_ctx, quote_ctx)
             await order_service.start()
             app = AppContext(
-                settings=settings,
+                settings=scoped,
                 backend=backend,
                 quote=quote_ctx,
                 trade=trade_ctx,

@@ -16,6 +16,7 @@ explicitly (``LB_MCP_MAX_ORDER_NOTIONAL``, ``LB_MCP_MAX_DAILY_NOTIONAL``,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -100,6 +101,14 @@ class ServerSettings:
             return ConfirmPolicy.AUTO
         return ConfirmPolicy.HUMAN
 
+    def mode_state_dir(self, mode: Mode, account: str = "") -> Path:
+        """Where one mode keeps its ledger, journal and audit log: sandbox and live never share
+        state, and each live account (``account`` is a fingerprint, see
+        :func:`account_fingerprint`) has its own daily caps."""
+        if mode is Mode.SANDBOX:
+            return self.state_dir / "sandbox"
+        return self.state_dir / "live" / (account or "default")
+
     def symbol_allowed(self, symbol: str) -> bool:
         return not self.allowed_symbols or symbol in self.allowed_symbols
 
@@ -154,6 +163,13 @@ class ServerSettings:
             ),
             explicit_limits=frozenset(k for k in LIMIT_KEYS if get(k) is not None),
         )
+
+
+def account_fingerprint(*identity: str) -> str:
+    """A short, stable name for an account from what identifies it (app key or OAuth client
+    id, and the API base URL). A one-way hash: the directory name never carries a credential."""
+    digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()
+    return f"acct-{digest[:12]}"
 
 
 def _default_state_dir(env: Mapping[str, str]) -> Path:
@@ -280,4 +296,5 @@ __all__ = [
     "ConfirmPolicy",
     "ServerSettings",
     "SettingsError",
+    "account_fingerprint",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -79,9 +80,11 @@ async def test_the_demo_with_a_yes_answer_places_exactly_one_order(tmp_path: Pat
     assert f"broker says: Buy 100 700.HK at {order.price}" in text
 
 
-def test_the_demo_command_with_stdin_not_a_terminal_declines() -> None:
+def test_the_demo_command_with_stdin_not_a_terminal_declines(tmp_path: Path) -> None:
+    state = tmp_path / "state"
     done = subprocess.run(
         [LB_MCP, "demo", "--updates", "1"],
+        env={**os.environ, "LB_MCP_STATE_DIR": str(state)},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -91,3 +94,6 @@ def test_the_demo_command_with_stdin_not_a_terminal_declines() -> None:
     assert done.returncode == 0, done.stderr
     assert "(no terminal to answer: declined)" in done.stdout
     assert "nothing was placed" in done.stdout and "placed: order" not in done.stdout
+    # The demo runs in sandbox mode: its records are the sandbox's, in the given directory.
+    assert (state / "sandbox" / "audit.db").is_file()
+    assert not (state / "audit.db").exists()
