@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, TextContent, Tool
+from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
 
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import DECIMAL_PATTERN
@@ -211,7 +211,7 @@ _TRIM_PROPS: dict[str, Any] = {"truncated": {"type": "integer"}, "hint": {"type"
 
 def lean_tool(tool: Tool) -> Tool:
     """``tool`` as published: no generated titles, dedented text, the budget fields declared."""
-    params = _slim(tool.input_schema)
+    params = _unbounded(_slim(tool.input_schema))
     budget = budget_of(tool.name)
     if budget.maximum > budget.default:
         props = params.setdefault("properties", {})
@@ -220,11 +220,10 @@ def lean_tool(tool: Tool) -> Tool:
             "minimum": 1_000,
             "maximum": budget.maximum,
             "default": budget.default,
-            "description": "result size cap in characters",
         }
     output = tool.output_schema
     if output is not None:
-        output = _shallow(_slim(output, output=True))
+        output = _undescribed(_shallow(_slim(output, output=True)))
         if output.get("type") == "object" and '"array"' in compact(output.get("properties")):
             output["properties"] = {**output["properties"], **_TRIM_PROPS}
     return tool.model_copy(
@@ -232,8 +231,67 @@ def lean_tool(tool: Tool) -> Tool:
             "description": reflow(tool.description or ""),
             "input_schema": params,
             "output_schema": output,
+            "annotations": _lean_hints(tool.annotations),
         }
     )
+
+
+# MCP's defaults for the four hints: a hint equal to its default says nothing when left out.
+_HINT_DEFAULTS: dict[str, bool] = {
+    "read_only_hint": False,
+    "destructive_hint": True,
+    "idempotent_hint": False,
+    "open_world_hint": True,
+}
+
+
+def _lean_hints(hints: ToolAnnotations | None) -> ToolAnnotations | None:
+    if hints is None:
+        return None
+    update: dict[str, Any] = {
+        name: None for name, default in _HINT_DEFAULTS.items() if getattr(hints, name) is default
+    }
+    return hints.model_copy(update=update)
+
+
+_STRING_TYPES = ("string", ["string", "null"])
+
+
+def _unbounded(schema: Any) -> Any:
+    """An input schema without the length caps on strings: they are checked by the server
+    (a longer value gets INVALID_ARGUMENT) and tell a model nothing it would send anyway."""
+    if isinstance(schema, list):
+        return [_unbounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            out[key] = {name: _unbounded(sub) for name, sub in value.items()}
+        elif key in ("maxLength", "minLength") and schema.get("type") in (
+            "string",
+            ["string", "null"],
+        ):
+            continue
+        else:
+            out[key] = _unbounded(value)
+    return out
+
+
+def _undescribed(schema: Any) -> Any:
+    """An output schema without prose: the tool's description says what its result means, and
+    a client checking a payload needs only the shapes."""
+    if isinstance(schema, list):
+        return [_undescribed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            out[key] = {name: _undescribed(sub) for name, sub in value.items()}
+        elif key not in ("description", "format", "examples"):
+            out[key] = _undescribed(value)
+    return out
 
 
 def reflow(doc: str) -> str:

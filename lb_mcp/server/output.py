@@ -111,7 +111,7 @@ SymbolArg = Annotated[
     Field(
         min_length=1,
         max_length=32,
-        description="a Longbridge symbol TICKER.MARKET, e.g. 700.HK, AAPL.US, 600519.SH",
+        description="TICKER.MARKET, e.g. 700.HK, AAPL.US",
     ),
 ]
 SymbolsArg = Annotated[
@@ -119,7 +119,7 @@ SymbolsArg = Annotated[
     Field(
         min_length=1,
         max_length=MAX_SYMBOLS_ARG,
-        description='1 to 500 symbols TICKER.MARKET, e.g. ["700.HK", "AAPL.US"]',
+        description='TICKER.MARKET, e.g. ["700.HK", "AAPL.US"]',
     ),
 ]
 TextArg = Annotated[str, Field(max_length=MAX_TEXT)]
