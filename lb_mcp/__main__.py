@@ -98,6 +98,14 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--updates", type=int, default=3, help="streamed updates to print")
 
+    approve = sub.add_parser(
+        "approve", help="list orders waiting for approval; approve or decline one (no browser)"
+    )
+    approve.add_argument("id", nargs="?", default=None, help="the confirmation id (cf_...)")
+    choice = approve.add_mutually_exclusive_group()
+    choice.add_argument("--yes", action="store_const", const="approve", dest="decision")
+    choice.add_argument("--decline", action="store_const", const="decline", dest="decision")
+    approve.add_argument("--state-dir", default=None, help="default: LB_MCP_STATE_DIR or XDG state")
     audit = sub.add_parser("audit", help="print the order audit log")
     audit.add_argument("--since", default=None, metavar="ISO", help="only events from this time")
     audit.add_argument("--state-dir", default=None, help="default: LB_MCP_STATE_DIR or XDG state")
@@ -317,6 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lb_mcp.login import run_logout
 
         return run_logout(args.client_id, args.region, os.environ)
+    if args.command == "approve":
+        from lb_mcp.server.gate.records.approve_cli import run_approve
+
+        return run_approve(args.id, args.decision, args.state_dir)
     if args.command == "audit":
         from lb_mcp.server.gate.records.audit_cli import run_audit
 

@@ -134,6 +134,7 @@ class OrderGate:
                         history=recent_prices(self._quote)
                         if isinstance(self._quote, PriceQuotes)
                         else None,
+                        pending_dir=state_dir / "pending",  # for `lb-mcp approve`
                     )
                 )
             self._flow = OrderSteps(
