@@ -258,10 +258,14 @@ def _parse_ttl(key: str, raw: str) -> int:
     return value
 
 
+# The currencies a Longbridge account holds and converts at the broker's rates.
+BASE_CURRENCIES = ("HKD", "USD", "CNH", "SGD")
+
+
 def _parse_currency(key: str, raw: str) -> str:
     value = raw.upper()
-    if not _CURRENCY_RE.match(value):
-        raise _err(key, "a three-letter currency code such as HKD")
+    if not _CURRENCY_RE.match(value) or value not in BASE_CURRENCIES:
+        raise _err(key, "one of " + ", ".join(BASE_CURRENCIES))
     return value
 
 
@@ -291,6 +295,7 @@ def _parse_order_types(key: str, raw: str) -> frozenset[OrderType]:
 
 
 __all__ = [
+    "BASE_CURRENCIES",
     "KNOWN_KEYS",
     "SUPPORTED_ORDER_TYPES",
     "ConfirmPolicy",
