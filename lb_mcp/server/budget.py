@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, TextContent, Tool, ToolAnnotations
+from mcp_types import CallToolResult, TextContent, Tool
 
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import DECIMAL_PATTERN
@@ -231,27 +231,8 @@ def lean_tool(tool: Tool) -> Tool:
             "description": reflow(tool.description or ""),
             "input_schema": params,
             "output_schema": output,
-            "annotations": _lean_hints(tool.annotations),
         }
     )
-
-
-# MCP's defaults for the four hints: a hint equal to its default says nothing when left out.
-_HINT_DEFAULTS: dict[str, bool] = {
-    "read_only_hint": False,
-    "destructive_hint": True,
-    "idempotent_hint": False,
-    "open_world_hint": True,
-}
-
-
-def _lean_hints(hints: ToolAnnotations | None) -> ToolAnnotations | None:
-    if hints is None:
-        return None
-    update: dict[str, Any] = {
-        name: None for name, default in _HINT_DEFAULTS.items() if getattr(hints, name) is default
-    }
-    return hints.model_copy(update=update)
 
 
 _STRING_TYPES = ("string", ["string", "null"])

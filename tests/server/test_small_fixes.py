@@ -1,0 +1,39 @@
+"""Small agent-facing fixes of issue 14, each through the MCP client."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from .appkit import MODES, connected
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_status_is_readable_and_shows_the_limits_once(tmp_path: Path, mode: str) -> None:
+    async with connected(tmp_path, mode) as (_, client):
+        result = await client.call_tool("status", {})
+    text = result.content[0].text
+    data = result.structured_content or {}
+    assert "ConnectionState(" not in text and "=None" not in text  # no Python repr
+    connection = data["quote_connection"]
+    assert set(connection) >= {"status", "connected", "reconnects"}
+    assert isinstance(connection["connected"], bool)
+    assert text.count("max_order_notional") == 1 and text.count("price_band_pct") == 1
+    assert data["limits"]["confirm_ttl_s"] == 120
+    assert data["orders"]["today"]["orders"] == 0
+    json.loads(text)
+
+
+async def test_static_info_names_the_dividend_for_what_it_is(tmp_path: Path) -> None:
+    async with connected(tmp_path, "legacy") as (_, client):
+        info = await client.call_tool("static_info", {"symbols": ["700.HK"]})
+        [row] = (info.structured_content or {})["securities"]
+        assert "dividend_yield" not in row
+        assert Decimal(row["dividend_per_share"]) > 0 and row["currency"] == "HKD"
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        assert "dividend per share" in (listed["static_info"].description or "")
