@@ -37,3 +37,33 @@ async def test_static_info_names_the_dividend_for_what_it_is(tmp_path: Path) -> 
         assert Decimal(row["dividend_per_share"]) > 0 and row["currency"] == "HKD"
         listed = {t.name: t for t in (await client.list_tools()).tools}
         assert "dividend per share" in (listed["static_info"].description or "")
+
+
+async def test_a_cancel_is_asked_and_reported_as_a_cancel(tmp_path: Path) -> None:
+    from mcp import Client
+    from mcp.client.session import ClientRequestContext
+    from mcp_types import ElicitRequestParams, ElicitResult
+
+    from .appkit import make_server, running_sim, settings_for
+    from .orders_support import AUTO_LIMITS
+
+    asked: list[ElicitRequestParams] = []
+
+    async def human(_: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    buy = {"symbol": "700.HK", "side": "Buy", "quantity": "100", "price": "390"}
+    async with running_sim() as sim:
+        placer = make_server(sim, settings_for(tmp_path / "a", **AUTO_LIMITS))
+        async with Client(placer, mode="legacy") as client:
+            placed = (await client.call_tool("submit_order", buy)).structured_content or {}
+        canceller = make_server(sim, settings_for(tmp_path / "b"))
+        async with Client(canceller, mode="legacy", elicitation_callback=human) as client:
+            result = await client.call_tool("cancel_order", {"order_id": placed["order_id"]})
+            out = result.structured_content or {}
+    [question] = asked
+    shown = question.message + json.dumps(question.requested_schema)
+    assert "CANCEL" in question.message and "Place" not in shown and "place this" not in shown
+    assert out["action"] == "cancel" and "cancel request" in out["message"]
+    assert "accepted the order" not in out["message"]

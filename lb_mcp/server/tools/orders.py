@@ -141,7 +141,8 @@ class OrderRequestResult(Out):
 
     action: str
     status: str = Field(
-        description="placed (order_id set), confirmation_required, declined, cancelled, "
+        description="placed (order_id set; for a cancel: the cancel was sent), "
+        "confirmation_required, declined, cancelled, "
         "expired, failed (the broker refused), unknown (being reconciled, never resent blindly)"
     )
     code: str
@@ -166,7 +167,7 @@ class OrderRequestResult(Out):
             action=o.action.value,
             status=o.status.value,
             code=canonical_code(o.code)[0],
-            message=o.message,
+            message=_cancel_said(o) if o.action is Action.CANCEL else o.message,
             confirmation_id=o.confirmation_id,
             order_id=o.order_id,
             symbol=None if i is None else i.symbol,
@@ -180,6 +181,13 @@ class OrderRequestResult(Out):
             expires_at=o.expires_at,
             summary=o.summary,
         )
+
+
+def _cancel_said(o: OrderOutcome) -> str:
+    # The gate words a sent request as an order placed; a cancel is not one.
+    if o.status is Status.PLACED:
+        return "the broker accepted the cancel request; check today_orders for the final status"
+    return o.message
 
 
 class PendingResult(Out):
