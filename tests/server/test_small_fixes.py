@@ -67,3 +67,9 @@ async def test_a_cancel_is_asked_and_reported_as_a_cancel(tmp_path: Path) -> Non
     assert "CANCEL" in question.message and "Place" not in shown and "place this" not in shown
     assert out["action"] == "cancel" and "cancel request" in out["message"]
     assert "accepted the order" not in out["message"]
+
+
+def test_the_readme_pins_the_inspector_used_over_http() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    http_lines = [line for line in readme.splitlines() if "--server-url" in line]
+    assert http_lines and all("@modelcontextprotocol/inspector@2.12.0" in x for x in http_lines)
