@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,8 +36,29 @@ CONFIG_ENV = "LB_MCP_CONFIG"
 log = logging.getLogger("lb_mcp")
 
 
+DESCRIPTION = (
+    "lb-mcp: a guarded MCP gateway to a Longbridge brokerage account. Without Longbridge "
+    "credentials `lb-mcp serve` runs on an embedded simulator (sandbox, simulated money); with "
+    "LONGBRIDGE_APP_KEY/APP_SECRET/ACCESS_TOKEN or `lb-mcp login` it is live. Every order is "
+    "confirmed by the human. Start with `lb-mcp demo`."
+)
+
+
+def _non_negative(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < 0 or value != value:  # NaN is not a count either
+            raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+        return value
+
+    return parse
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lb-mcp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="lb-mcp", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("sim", help="run the embedded Longbridge-compatible simulator")
@@ -45,7 +66,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=0, help="HTTP port (0 = any free port)")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--hours", choices=["always", "real"], default="always")
-    sim.add_argument("--push-rate", type=float, default=2.0, help="quote pushes per symbol per s")
+    sim.add_argument(
+        "--push-rate",
+        type=_non_negative(float),
+        default=2.0,
+        help="quote pushes per symbol per s",
+    )
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
@@ -97,7 +123,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="drive the server on the simulator from a real client")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--updates", type=int, default=3, help="streamed updates to print")
+    demo.add_argument(
+        "--updates", type=_non_negative(int), default=3, help="streamed updates to print"
+    )
 
     halt = sub.add_parser("halt", help="stop every lb-mcp serve on this state dir from trading")
     halt.add_argument("--cancel-open", action="store_true", help="also cancel open lb-mcp orders")
@@ -106,6 +134,14 @@ def _build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="lift a halt written by `lb-mcp halt`")
     resume.add_argument("--state-dir", default=None)
 
+    approve = sub.add_parser(
+        "approve", help="list orders waiting for approval; approve or decline one (no browser)"
+    )
+    approve.add_argument("id", nargs="?", default=None, help="the confirmation id (cf_...)")
+    choice = approve.add_mutually_exclusive_group()
+    choice.add_argument("--yes", action="store_const", const="approve", dest="decision")
+    choice.add_argument("--decline", action="store_const", const="decline", dest="decision")
+    approve.add_argument("--state-dir", default=None, help="default: LB_MCP_STATE_DIR or XDG state")
     audit = sub.add_parser("audit", help="print the order audit log")
     audit.add_argument("--since", default=None, metavar="ISO", help="only events from this time")
     audit.add_argument("--state-dir", default=None, help="default: LB_MCP_STATE_DIR or XDG state")
@@ -215,8 +251,25 @@ async def _serve_started(args: argparse.Namespace) -> int:
     except SettingsLoadError as exc:
         print(f"lb-mcp: {exc}", file=sys.stderr, flush=True)
         return 2
+    from lb_mcp.sdk.config import ConfigError
+    from lb_mcp.sdk.enums import Mode
     from lb_mcp.server.app import build_server
+    from lb_mcp.server.settings import LIMIT_KEYS, ConfirmPolicy
 
+    if settings.confirm is ConfirmPolicy.AUTO and settings.confirm_policy(Mode.LIVE) is not (
+        ConfirmPolicy.AUTO
+    ):
+        unset = ", ".join(f"LB_MCP_{k}" for k in LIMIT_KEYS if k not in settings.explicit_limits)
+        _say(
+            "lb-mcp: LB_MCP_CONFIRM=auto needs every limit set explicitly; "
+            f"{unset} not set, so a human confirms each order"
+        )
+    if args.transport == "stdio" and sys.stdin.isatty():
+        _say(
+            "lb-mcp serve speaks MCP on stdin/stdout: it is meant to be started by an MCP client "
+            "(Claude Desktop, Claude Code, the MCP Inspector; see README). Try `lb-mcp demo` to "
+            "see it work, or `lb-mcp serve --transport http`. Ctrl-C to stop."
+        )
     oauth = None
     from lb_mcp.login import client_id_from
 
@@ -230,16 +283,31 @@ async def _serve_started(args: argparse.Namespace) -> int:
         except AuthError as exc:
             print(f"lb-mcp: {exc.message}", file=sys.stderr, flush=True)
             return 2
-    async with open_backend(os.environ, args.seed, oauth) as backend:
-        mcp = build_server(settings, backend)
-        gc.freeze()
-        gc.enable()
-        log.info("lb-mcp: mode %s (%s)", backend.mode.value, backend.description)
-        if args.transport == "stdio":
-            await mcp.run_stdio_async()
-        else:
-            await _serve_http(mcp, args.host, args.port, args.allow_host)
+    try:
+        async with open_backend(os.environ, args.seed, oauth) as backend:
+            mcp = build_server(settings, backend)
+            gc.freeze()
+            gc.enable()
+            log.info("lb-mcp: mode %s (%s)", backend.mode.value, backend.description)
+            if args.transport == "stdio":
+                await mcp.run_stdio_async()
+            else:
+                await _serve_http(mcp, args.host, args.port, args.allow_host)
+    except ConfigError as exc:  # e.g. only some of the credentials are set
+        _say(f"lb-mcp: {exc.message}")
+        return 2
+    except PortInUse as exc:
+        _say(f"lb-mcp: {exc}")
+        return 2
     return 0
+
+
+class PortInUse(Exception):
+    """The HTTP port cannot be bound (taken, or not allowed)."""
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 async def _serve_http(mcp: object, host: str, port: int, allow_hosts: list[str]) -> None:
@@ -261,7 +329,14 @@ async def _serve_http(mcp: object, host: str, port: int, allow_hosts: list[str])
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"cannot listen on {host}:{port} ({exc.strerror}); is another server running? "
+            "Pick another --port (0 = any free port)"
+        ) from None
     sock.listen(128)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
@@ -345,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return halt.run_resume(args.state_dir)
         code = halt.run_halt(args.state_dir, args.reason)
         return asyncio.run(_cancel_open(args)) if args.cancel_open else code
+    if args.command == "approve":
+        from lb_mcp.server.gate.records.approve_cli import run_approve
+
+        return run_approve(args.id, args.decision, args.state_dir)
     if args.command == "audit":
         from lb_mcp.server.gate.records.audit_cli import run_audit
 

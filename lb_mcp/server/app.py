@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -47,7 +49,7 @@ from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource
 from lb_mcp.server.errors import ToolFailure, error_result, map_exception
 from lb_mcp.server.gate.events import ORDERS_URI
 from lb_mcp.server.gate.service import OrderGate
-from lb_mcp.server.settings import ServerSettings
+from lb_mcp.server.settings import ServerSettings, account_fingerprint
 from lb_mcp.server.streams import resources
 from lb_mcp.server.streams.store import QuoteStreams
 from lb_mcp.server.tools import (
@@ -87,6 +89,14 @@ def default_orders_factory(config: Config) -> OrdersFactory:
         return OrderGate(settings=settings, mode=mode, trade=trade, quote=q, secrets=redact)
 
     return make
+
+
+def state_dir_of(settings: ServerSettings, backend: Backend) -> Path:
+    """The state directory of this server's mode and (live) account."""
+    config = backend.config
+    client_id = "" if config.oauth is None else config.oauth.client_id
+    account = account_fingerprint(config.app_key or client_id, config.http_url)
+    return settings.mode_state_dir(backend.mode, account)
 
 
 def instructions(settings: ServerSettings, backend: Backend) -> str:
@@ -139,6 +149,11 @@ def build_server(
     apps = Apps()
     chart.register(apps)
 
+    # Sandbox and live (and every live account) keep separate ledgers, journals, audit logs.
+    scoped = replace(
+        settings, state_dir=state_dir_of(settings, backend), root_state_dir=settings.halt_dir
+    )
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         streams = QuoteStreams(bus, interval_s=fanout_interval_s)
@@ -146,11 +161,11 @@ def build_server(
         trade_ctx = make_trade(backend.config)
         order_service: OrderGate | None = None
         try:
-            order_service = make_orders(settings, backend.mode, trade_ctx, quote_ctx)
+            order_service = make_orders(scoped, backend.mode, trade_ctx, quote_ctx)
             order_service.events.listen(lambda: streams.announce(ORDERS_URI))
             await order_service.start()
             app = AppContext(
-                settings=settings,
+                settings=scoped,
                 backend=backend,
                 quote=quote_ctx,
                 trade=trade_ctx,
@@ -207,6 +222,12 @@ def build_server(
     return mcp
 
 
+def _changes_orders(tool: Tool) -> bool:
+    hints = tool.annotations
+    read_only = hints is not None and hints.read_only_hint is True
+    return "order" in tool.name and not read_only
+
+
 async def _quietly(close: Callable[[], Any]) -> None:
     try:
         await close()
@@ -215,6 +236,7 @@ async def _quietly(close: Callable[[], Any]) -> None:
 
 
 def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscriptionBus) -> None:
+    order_tools: set[str] = set()
     known: set[str] = set()
     published: list[Tool] = []
 
@@ -229,7 +251,10 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
         ctx: ServerRequestContext[AppContext, Any], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
         if not known:
-            known.update(t.name for t in await mcp.list_tools())
+            listed = await mcp.list_tools()
+            known.update(t.name for t in listed)
+            # Only a call that asks the broker to change an order can have it "rejected".
+            order_tools.update(t.name for t in listed if _changes_orders(t))
         if params.name not in known:
             return error_result(
                 ToolFailure("UNKNOWN_TOOL", f"there is no tool named {params.name[:64]!r}")
@@ -248,7 +273,7 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
         except MCPError:
             raise
         except Exception as exc:
-            failure = map_exception(exc)
+            failure = map_exception(exc, order_tool=params.name in order_tools)
             if failure.code == "INTERNAL":
                 log.error("tool %r crashed", params.name, exc_info=exc)
             else:

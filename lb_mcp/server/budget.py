@@ -211,7 +211,7 @@ _TRIM_PROPS: dict[str, Any] = {"truncated": {"type": "integer"}, "hint": {"type"
 
 def lean_tool(tool: Tool) -> Tool:
     """``tool`` as published: no generated titles, dedented text, the budget fields declared."""
-    params = _slim(tool.input_schema)
+    params = _unbounded(_slim(tool.input_schema))
     budget = budget_of(tool.name)
     if budget.maximum > budget.default:
         props = params.setdefault("properties", {})
@@ -220,11 +220,10 @@ def lean_tool(tool: Tool) -> Tool:
             "minimum": 1_000,
             "maximum": budget.maximum,
             "default": budget.default,
-            "description": "result size cap in characters",
         }
     output = tool.output_schema
     if output is not None:
-        output = _shallow(_slim(output, output=True))
+        output = _undescribed(_shallow(_slim(output, output=True)))
         if output.get("type") == "object" and '"array"' in compact(output.get("properties")):
             output["properties"] = {**output["properties"], **_TRIM_PROPS}
     return tool.model_copy(
@@ -234,6 +233,46 @@ def lean_tool(tool: Tool) -> Tool:
             "output_schema": output,
         }
     )
+
+
+_STRING_TYPES = ("string", ["string", "null"])
+
+
+def _unbounded(schema: Any) -> Any:
+    """An input schema without the length caps on strings: they are checked by the server
+    (a longer value gets INVALID_ARGUMENT) and tell a model nothing it would send anyway."""
+    if isinstance(schema, list):
+        return [_unbounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            out[key] = {name: _unbounded(sub) for name, sub in value.items()}
+        elif key in ("maxLength", "minLength") and schema.get("type") in (
+            "string",
+            ["string", "null"],
+        ):
+            continue
+        else:
+            out[key] = _unbounded(value)
+    return out
+
+
+def _undescribed(schema: Any) -> Any:
+    """An output schema without prose: the tool's description says what its result means, and
+    a client checking a payload needs only the shapes."""
+    if isinstance(schema, list):
+        return [_undescribed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            out[key] = {name: _undescribed(sub) for name, sub in value.items()}
+        elif key not in ("description", "format", "examples"):
+            out[key] = _undescribed(value)
+    return out
 
 
 def reflow(doc: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from mcp.client.session import ClientRequestContext
 from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
 
 from lb_mcp.server.backend import Backend
+from lb_mcp.server.gate.guards import TickRule, tick_size
 from lb_mcp.server.settings import ServerSettings
 
 Ask = Callable[[str], str] | None
@@ -87,11 +89,17 @@ async def run_demo(
         pf = _show(out, "portfolio", await client.call_tool("portfolio", {}))
         out("\n4. account:")
         for b in bal.get("balances", []):
-            out(f"   {b['currency']}: cash {b['total_cash']}, net assets {b['net_assets']}")
+            # total_cash and net_assets are the whole account expressed in one currency.
+            out(
+                f"   account total in {b['currency']}: cash {_money(b['total_cash'])}, "
+                f"net assets {_money(b['net_assets'])}"
+            )
+            for c in b.get("cash", []):
+                out(f"     {c['currency']} cash available {_money(c['available'])}")
         for h in pf.get("holdings", []):
             out(
-                f"   {h['symbol']:>8} x{h['quantity']:>6}  value {h['market_value']}  "
-                f"P&L {h['unrealized_pnl']} {h['currency']}"
+                f"   {h['symbol']:>8} x{h['quantity']:>6}  value {_money(h['market_value'])}  "
+                f"P&L {_money(h['unrealized_pnl'])} {h['currency']}"
             )
 
         _show(out, "subscribe", await client.call_tool("subscribe", {"symbols": ["700.HK"]}))
@@ -145,11 +153,16 @@ async def run_demo(
     return 0
 
 
-def _one_tick_below(last: str) -> Any:
-    from decimal import Decimal
+def _money(text: str) -> str:
+    """Two decimals for a person reading amounts (the tools keep the broker's exact value)."""
+    return f"{Decimal(text).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
+
+def _one_tick_below(last: str) -> Any:
+    """One price step below ``last`` by the HK spread table (700.HK is an HK stock)."""
     value = Decimal(last)
-    return value - Decimal("0.2") if value >= 200 else value
+    tick = tick_size(TickRule.HK, value)
+    return value - tick if tick is not None else value
 
 
 __all__ = ["run_demo"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp_types import ToolAnnotations
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from lb_mcp.sdk.enums import OrderStatus
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.gate.intent import IntentError, normalize_symbol
 from lb_mcp.server.text import MAX_TEXT, clean_text
@@ -110,7 +111,7 @@ SymbolArg = Annotated[
     Field(
         min_length=1,
         max_length=32,
-        description="a Longbridge symbol TICKER.MARKET, e.g. 700.HK, AAPL.US, 600519.SH",
+        description="TICKER.MARKET, e.g. 700.HK, AAPL.US",
     ),
 ]
 SymbolsArg = Annotated[
@@ -118,7 +119,7 @@ SymbolsArg = Annotated[
     Field(
         min_length=1,
         max_length=MAX_SYMBOLS_ARG,
-        description='1 to 500 symbols TICKER.MARKET, e.g. ["700.HK", "AAPL.US"]',
+        description='TICKER.MARKET, e.g. ["700.HK", "AAPL.US"]',
     ),
 ]
 TextArg = Annotated[str, Field(max_length=MAX_TEXT)]
@@ -141,6 +142,42 @@ def parse_symbols(symbols: list[str]) -> list[str]:
     for raw in symbols:
         out[parse_symbol(raw)] = None
     return list(out)
+
+
+# Order statuses by the names a person uses ("Filled"); the wire says "FilledStatus".
+StatusName = Literal[
+    "NotReported",
+    "ReplacedNotReported",
+    "ProtectedNotReported",
+    "VarietiesNotReported",
+    "DelayedNotReported",
+    "WaitToNew",
+    "New",
+    "PartialFilled",
+    "Filled",
+    "WaitToReplace",
+    "PendingReplace",
+    "Replaced",
+    "WaitToCancel",
+    "PendingCancel",
+    "Canceled",
+    "Rejected",
+    "Expired",
+    "PartialWithdrawal",
+]
+
+
+def status_name(status: OrderStatus) -> str:
+    """The person's name of an order status: ``FilledStatus`` -> ``Filled``."""
+    return status.name
+
+
+def parse_status(name: str) -> OrderStatus:
+    """``Filled`` -> ``OrderStatus.Filled``; an unknown name is ``INVALID_ARGUMENT``."""
+    member = OrderStatus.__members__.get(name)
+    if member is None or member is OrderStatus.Unknown:
+        raise ToolFailure("INVALID_ARGUMENT", "status must be an order status such as Filled")
+    return member
 
 
 # --- tool annotations (hints for clients' approval UIs; never the safety mechanism) -----------
@@ -166,6 +203,7 @@ __all__ = [
     "Money",
     "Out",
     "Qty",
+    "StatusName",
     "SymbolArg",
     "SymbolsArg",
     "TextArg",
@@ -174,6 +212,8 @@ __all__ = [
     "decimal_text",
     "parse_date_arg",
     "parse_decimal_arg",
+    "parse_status",
     "parse_symbol",
     "parse_symbols",
+    "status_name",
 ]

@@ -26,8 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp_types import GetPromptRequestParams, GetPromptResult, InputRequiredResult
+from mcp_types.jsonrpc import INVALID_PARAMS
 
 from lb_mcp.server.output import clean_text
 
@@ -46,18 +50,38 @@ class PromptSpec:
     description: str
     arguments: tuple[PromptArgument, ...]
     body: str
+    defaults: tuple[tuple[str, str], ...] = ()
+
+    def problem(self, values: dict[str, str]) -> str | None:
+        """Why ``values`` cannot render this prompt (missing or unknown arguments), or None."""
+        declared = {a.name for a in self.arguments}
+        missing = [a.name for a in self.arguments if a.required and not values.get(a.name)]
+        unknown = sorted(set(values) - declared)
+        if missing:
+            return f"prompt {self.name!r} needs the argument(s): {', '.join(missing)}"
+        if unknown:
+            known = ", ".join(sorted(declared)) or "none"
+            names = ", ".join(unknown)[:100]
+            return f"prompt {self.name!r} has no argument(s) {names} (it takes: {known})"
+        return None
 
     def render(self, values: dict[str, str]) -> str:
+        """The body with each argument filled in; an optional argument left out takes its
+        ``default`` from the front matter, or else the lines that mention it are left out."""
         declared = {a.name for a in self.arguments}
+        given = {**dict(self.defaults), **{k: v for k, v in values.items() if v}}
+        lines = []
+        for line in self.body.splitlines(keepends=True):
+            used = set(_PLACEHOLDER.findall(line)) & declared
+            if used - set(given):
+                continue
 
-        def fill(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key not in declared:
-                return match.group(0)
-            value = values.get(key)
-            return clean_text(value) if value else "(not given)"
+            def fill(match: re.Match[str]) -> str:
+                key = match.group(1)
+                return clean_text(given[key]) if key in declared else match.group(0)
 
-        return _PLACEHOLDER.sub(fill, self.body)
+            lines.append(_PLACEHOLDER.sub(fill, line))
+        return "".join(lines)
 
 
 def _scalar(text: str) -> str | bool:
@@ -104,7 +128,10 @@ def parse_prompt(text: str, source: str = "<prompt>") -> PromptSpec:
     if not isinstance(description, str) or not description:
         raise PromptFileError(f"{source}: 'description' is required")
     arguments = []
+    defaults = []
     for a in args:
+        if "default" in a:
+            defaults.append((str(a.get("name")), str(a["default"])))
         if not isinstance(a.get("name"), str):
             raise PromptFileError(f"{source}: every argument needs a name")
         arguments.append(
@@ -121,6 +148,7 @@ def parse_prompt(text: str, source: str = "<prompt>") -> PromptSpec:
         description=description,
         arguments=tuple(arguments),
         body="\n".join(lines[end + 1 :]).strip() + "\n",
+        defaults=tuple(defaults),
     )
 
 
@@ -140,7 +168,27 @@ def _renderer(spec: PromptSpec) -> Callable[..., Awaitable[str]]:
 
 def register(mcp: MCPServer[Any], directory: Path = PROMPTS_DIR) -> list[str]:
     names = []
-    for spec in load_prompts(directory):
+    specs = {spec.name: spec for spec in load_prompts(directory)}
+
+    async def get_prompt(
+        ctx: ServerRequestContext[Any, Any], params: GetPromptRequestParams
+    ) -> GetPromptResult | InputRequiredResult:
+        # Checked here, in both protocol eras, so a missing or unknown argument (or prompt) is
+        # an invalid-params error that says what to send, never -32603 and a traceback.
+        spec = specs.get(params.name)
+        if spec is None:
+            known = ", ".join(sorted(specs))
+            raise MCPError(INVALID_PARAMS, f"no prompt named {params.name[:64]!r} (known: {known})")
+        problem = spec.problem(dict(params.arguments or {}))
+        if problem is not None:
+            raise MCPError(INVALID_PARAMS, problem)
+        context: Context[Any, Any] = Context(
+            request_context=ctx, mcp_server=mcp, input_params=params
+        )
+        return await mcp.get_prompt(params.name, params.arguments, context)
+
+    mcp._lowlevel_server.add_request_handler("prompts/get", GetPromptRequestParams, get_prompt)
+    for spec in specs.values():
         mcp.add_prompt(
             Prompt(
                 name=spec.name,

@@ -16,6 +16,7 @@ explicitly (``LB_MCP_MAX_ORDER_NOTIONAL``, ``LB_MCP_MAX_DAILY_NOTIONAL``,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -108,6 +109,13 @@ class ServerSettings:
     allowed_order_types: frozenset[OrderType] = DEFAULT_ORDER_TYPES
     # Which of LIMIT_KEYS the human set (env or file); gates ``auto`` confirmation.
     explicit_limits: frozenset[str] = frozenset()
+    # The state directory the human named: `lb-mcp halt` writes there, so one halt stops every
+    # mode's server even after ``state_dir`` was narrowed to a mode (see mode_state_dir).
+    root_state_dir: Path | None = None
+
+    @property
+    def halt_dir(self) -> Path:
+        return self.root_state_dir or self.state_dir
 
     def trading_enabled(self, mode: Mode) -> bool:
         if self.trading is not None:
@@ -120,6 +128,14 @@ class ServerSettings:
         if self.confirm is ConfirmPolicy.AUTO and self.explicit_limits >= set(LIMIT_KEYS):
             return ConfirmPolicy.AUTO
         return ConfirmPolicy.HUMAN
+
+    def mode_state_dir(self, mode: Mode, account: str = "") -> Path:
+        """Where one mode keeps its ledger, journal and audit log: sandbox and live never share
+        state, and each live account (``account`` is a fingerprint, see
+        :func:`account_fingerprint`) has its own daily caps."""
+        if mode is Mode.SANDBOX:
+            return self.state_dir / "sandbox"
+        return self.state_dir / "live" / (account or "default")
 
     def symbol_allowed(self, symbol: str) -> bool:
         return not self.allowed_symbols or symbol in self.allowed_symbols
@@ -175,6 +191,13 @@ class ServerSettings:
             ),
             explicit_limits=frozenset(k for k in LIMIT_KEYS if get(k) is not None),
         )
+
+
+def account_fingerprint(*identity: str) -> str:
+    """A short, stable name for an account from what identifies it (app key or OAuth client
+    id, and the API base URL). A one-way hash: the directory name never carries a credential."""
+    digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()
+    return f"acct-{digest[:12]}"
 
 
 def _default_state_dir(env: Mapping[str, str]) -> Path:
@@ -263,10 +286,14 @@ def _parse_ttl(key: str, raw: str) -> int:
     return value
 
 
+# The currencies a Longbridge account holds and converts at the broker's rates.
+BASE_CURRENCIES = ("HKD", "USD", "CNH", "SGD")
+
+
 def _parse_currency(key: str, raw: str) -> str:
     value = raw.upper()
-    if not _CURRENCY_RE.match(value):
-        raise _err(key, "a three-letter currency code such as HKD")
+    if not _CURRENCY_RE.match(value) or value not in BASE_CURRENCIES:
+        raise _err(key, "one of " + ", ".join(BASE_CURRENCIES))
     return value
 
 
@@ -296,10 +323,12 @@ def _parse_order_types(key: str, raw: str) -> frozenset[OrderType]:
 
 
 __all__ = [
+    "BASE_CURRENCIES",
     "DEFAULT_ORDER_TYPES",
     "KNOWN_KEYS",
     "SUPPORTED_ORDER_TYPES",
     "ConfirmPolicy",
     "ServerSettings",
     "SettingsError",
+    "account_fingerprint",
 ]

@@ -165,8 +165,8 @@ def test_the_table_lists_one_event_per_line_and_escapes_stored_text(log: AuditLo
     table = format_table(log.read_sync())
     lines = table.splitlines()
     assert lines[0].split() == [
-        "time", "(UTC)", "kind", "intent", "symbol", "side", "qty", "price", "code",
-        "channel", "outcome", "order", "id",
+        "time", "(UTC)", "mode", "action", "kind", "intent", "symbol", "side", "qty", "price",
+        "code", "channel", "outcome", "order", "id",
     ]  # fmt: skip
     assert "guard_decision" in lines[1] and "PRICE_BAND" in lines[1] and "320.2" in lines[1]
     assert "\x1b" not in table and "i2\\u001b[31m" in lines[2]

@@ -22,7 +22,7 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("quote", {}, "INVALID_ARGUMENT"),
     ("static_info", {"symbols": ["ZZZZ.HK"]}, "UNKNOWN_SYMBOL"),
     ("static_info", {"symbols": "700.HK"}, "INVALID_ARGUMENT"),
-    ("depth", {"symbol": "ZZZZ.HK"}, "BROKER_ERROR"),
+    ("depth", {"symbol": "ZZZZ.HK"}, "UNKNOWN_SYMBOL"),
     ("depth", {}, "INVALID_ARGUMENT"),
     ("trades", {"symbol": "700.HK", "count": -1}, "INVALID_ARGUMENT"),
     ("trades", {"symbol": "700.HK", "count": "many"}, "INVALID_ARGUMENT"),

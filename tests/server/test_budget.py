@@ -113,8 +113,8 @@ async def test_every_tool_with_its_largest_arguments_stays_within_its_budget(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="44 tools since the market-data, chart and order tools landed: about 43 k characters; "
-    "the 30 k budget of issue 14 is not met yet",
+    reason="44 tools: about 39 k characters after dropping output prose and string length "
+    "caps; the 30 k budget of issue 14 is not met yet",
 )
 @pytest.mark.parametrize("mode", MODES)
 async def test_tools_list_fits_its_size_budget(tmp_path: Path, mode: str) -> None:

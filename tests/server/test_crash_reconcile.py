@@ -143,7 +143,7 @@ async def test_a_kill_during_the_broker_call_reconciles_on_restart_without_a_dup
                 tg.start_soon(doomed_call)
                 waited = await admin.post("/sim/admin/withheld", params={"timeout": "60"})
                 [withheld_id] = waited.json()["data"]["withheld"]
-                [sent] = _unresolved(state_dir)
+                [sent] = _unresolved(_mode_dir(state_dir))
                 assert sent.state is JournalState.SENT
                 [pid] = _serve_children()
                 os.kill(pid, signal.SIGKILL)
@@ -157,7 +157,7 @@ async def test_a_kill_during_the_broker_call_reconciles_on_restart_without_a_dup
         assert [o["order_id"] for o in _structured(today)["orders"]] == [order.order_id]
         assert [o.order_id for o in await _our_orders(sim_env)] == [order.order_id]
     assert order.remark == f"{REMARK_PREFIX}{sent.intent_id}"
-    journal = IntentJournal.in_state_dir(state_dir)
+    journal = IntentJournal.in_state_dir(_mode_dir(state_dir))
     try:
         assert journal.unresolved_sync() == []
         entry = journal.get_sync(sent.intent_id)
@@ -169,7 +169,7 @@ async def test_a_kill_during_the_broker_call_reconciles_on_restart_without_a_dup
         order.order_id,
         order.remark,
     )
-    audit = AuditLog.in_state_dir(state_dir)
+    audit = AuditLog.in_state_dir(_mode_dir(state_dir))
     try:
         records = audit.read_sync()
     finally:
@@ -187,6 +187,12 @@ async def _last_done(sim_env: dict[str, str], symbol: str) -> Any:
     async with QuoteContext(Config.from_apikey_env(env=sim_env)) as ctx:
         [q] = await ctx.quote([symbol])
         return q.last_done
+
+
+def _mode_dir(state_dir: Path) -> Path:
+    """The one mode's directory (sandbox, or live/<account>) the server keeps its records in."""
+    [journal] = state_dir.rglob("journal.db")
+    return journal.parent
 
 
 def _structured(result: Any) -> dict[str, Any]:

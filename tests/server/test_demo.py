@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -51,7 +52,10 @@ async def test_the_demo_without_a_terminal_shows_real_data_declines_and_places_n
     )  # the count is of the names shown
     assert "status: mode=sandbox trading=True" in text
     assert any(line.split()[:1] == ["700.HK"] for line in lines)  # a quote row
-    assert "HKD: cash 1780000.00" in text
+    assert "account total in HKD: cash 1,780,000.00" in text  # a converted total, said so
+    assert "HKD cash available" in text and "USD cash available" in text
+    pnl = re.findall(r"P&L (-?[\d,]+\.(\d+)) ", text)
+    assert pnl and all(len(decimals) == 2 for _, decimals in pnl)
     assert sum(" 700.HK " in line and "(seq " in line for line in lines) >= 2
     assert "BUY 100 700.HK" in text and "(no terminal to answer: declined)" in text
     assert "declined: the human did not approve (declined); nothing was placed" in text
@@ -77,11 +81,15 @@ async def test_the_demo_with_a_yes_answer_places_exactly_one_order(tmp_path: Pat
     text = "\n".join(lines)
     assert f"placed: order {order.order_id}" in text
     assert f"broker says: Buy 100 700.HK at {order.price}" in text
+    assert "Status" not in text.split("broker says:")[1]  # a person's status name, not the wire's
+    assert order.price is not None and order.price % Decimal("0.2") == 0  # on the HK grid
 
 
-def test_the_demo_command_with_stdin_not_a_terminal_declines() -> None:
+def test_the_demo_command_with_stdin_not_a_terminal_declines(tmp_path: Path) -> None:
+    state = tmp_path / "state"
     done = subprocess.run(
         [LB_MCP, "demo", "--updates", "1"],
+        env={**os.environ, "LB_MCP_STATE_DIR": str(state)},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -91,3 +99,6 @@ def test_the_demo_command_with_stdin_not_a_terminal_declines() -> None:
     assert done.returncode == 0, done.stderr
     assert "(no terminal to answer: declined)" in done.stdout
     assert "nothing was placed" in done.stdout and "placed: order" not in done.stdout
+    # The demo runs in sandbox mode: its records are the sandbox's, in the given directory.
+    assert (state / "sandbox" / "audit.db").is_file()
+    assert not (state / "audit.db").exists()

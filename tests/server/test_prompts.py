@@ -24,9 +24,36 @@ async def test_the_three_prompts_are_listed_and_render_their_arguments(
         got = await client.get_prompt("market_watch", {"symbols": "700.HK, AAPL.US"})
         text = got.messages[0].content.text
         assert "Watch these symbols: 700.HK, AAPL.US." in text
-        assert "about (not given) minutes" in text
+        assert "about 2 minutes" in text and "not given" not in text  # its default
         review = await client.get_prompt("portfolio_review", {})
         assert "`portfolio`" in review.messages[0].content.text
+        assert "Focus:" not in review.messages[0].content.text  # optional, no default: left out
+        focused = await client.get_prompt("portfolio_review", {"focus": "risk"})
+        assert "Focus: risk" in focused.messages[0].content.text
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("name", "arguments", "said"),
+    [
+        ("market_watch", {}, "needs the argument(s): symbols"),
+        ("safe_order", {"idea": ""}, "needs the argument(s): idea"),
+        ("market_watch", {"symbols": "700.HK", "zzz": "1"}, "has no argument(s) zzz"),
+        ("no_such_prompt", {}, "no prompt named 'no_such_prompt'"),
+    ],
+)
+async def test_a_bad_prompts_get_is_a_clean_invalid_params_error(
+    tmp_path: Path, mode: str, name: str, arguments: dict[str, str], said: str
+) -> None:
+    from mcp.shared.exceptions import MCPError
+    from mcp_types.jsonrpc import INVALID_PARAMS
+
+    async with connected(tmp_path, mode) as (_, client):
+        with pytest.raises(MCPError) as caught:
+            await client.get_prompt(name, arguments)
+        assert caught.value.code == INVALID_PARAMS and said in caught.value.error.message
+        ok = await client.get_prompt("safe_order", {"idea": "buy 100 700.HK"})
+        assert "buy 100 700.HK" in ok.messages[0].content.text
 
 
 def test_a_prompt_file_without_front_matter_is_refused() -> None:

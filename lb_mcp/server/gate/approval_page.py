@@ -26,13 +26,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import logging
 import secrets
 import socket
+import sys
 import webbrowser
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +54,9 @@ from lb_mcp.sdk.quote.models import Candlestick, IntradayLine, SecurityStaticInf
 from lb_mcp.server.charts.series import exchange_zone, zone_name
 from lb_mcp.server.charts.svg import LIMIT, TRIGGER, Level, price_svg
 from lb_mcp.server.gate.confirm import ConfirmationGate, ConfirmError, Pending, PendingState
+from lb_mcp.server.gate.records.pending_files import remove_pending, write_pending
+
+log = logging.getLogger("lb_mcp.server")
 
 _MAX_BODY = 4096
 _MAX_NONCES = 256
@@ -84,6 +90,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _utc_now() -> datetime:
@@ -309,7 +319,12 @@ class ApprovalServer:
         opener: Callable[[str], object] = webbrowser.open,
         clock: Callable[[], datetime] = _utc_now,
         history: PriceHistory | None = None,
+        pending_dir: Path | None = None,
+        notice: Callable[[str], None] = _to_stderr,
     ) -> None:
+        self._pending_dir = pending_dir
+        self._notice = notice
+        self._files: dict[str, Path] = {}
         self._gate = gate
         self._history = history
         self._open_browser = open_browser
@@ -366,25 +381,54 @@ class ApprovalServer:
             return await self._tg.__aexit__(exc_type, exc, tb)
         finally:
             self._port = None
+            for path in self._files.values():
+                remove_pending(path)
+            self._files.clear()
 
     def url_for(self, pending: Pending) -> str:
-        return f"http://127.0.0.1:{self.port}/approve/{pending.capability.reveal()}"
+        """The approval URL of ``pending``; it is also offered to the human's terminal
+        (``lb-mcp approve``) through a 0600 file, until the confirmation is decided."""
+        url = f"http://127.0.0.1:{self.port}/approve/{pending.capability.reveal()}"
+        if self._pending_dir is not None and pending.id not in self._files:
+            try:
+                self._files[pending.id] = write_pending(
+                    self._pending_dir, pending.id, pending.summary, pending.expires_at, url
+                )
+            except OSError:
+                log.warning("could not write the pending confirmation for lb-mcp approve")
+        return url
 
     def open_in_browser(self, url: str) -> bool:
-        """Open our own loopback URL in a browser (``webbrowser``, never a shell)."""
-        if not self._open_browser:
-            return False
+        """Open our own loopback URL in a browser (``webbrowser``, never a shell).
+
+        Where no browser opens (SSH, headless, ``LB_MCP_APPROVAL_OPEN_BROWSER=off``) the human
+        can still decide: the URL and the ``lb-mcp approve`` hint go to stderr (the client's
+        log), and the confirmation waits its TTL. Only without either way is it ``False``.
+        """
         parts = urlsplit(url)
         if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.port != self._port:
             raise ValueError("only this server's own approval URLs may be opened")
-        return bool(self._opener(url))
+        if self._open_browser and self._opener(url):
+            return True
+        if self._pending_dir is None:
+            return False
+        self._notice(
+            "lb-mcp: an order waits for your approval and no browser was opened. Approve or "
+            f"decline it in a terminal with `lb-mcp approve`, or open {url}"
+        )
+        return True
 
     async def wait_decision(
         self,
         pending_id: str,
         timeout: float,  # noqa: ASYNC109 (the human's deadline, not a cancel scope)
     ) -> PendingState:
-        return await self._gate.wait_decision(pending_id, timeout)
+        try:
+            return await self._gate.wait_decision(pending_id, timeout)
+        finally:
+            path = self._files.pop(pending_id, None)
+            if path is not None:
+                remove_pending(path)
 
 
 __all__ = [

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 import anyio
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from lb_mcp.sdk.enums import Mode
 from lb_mcp.server.gate.guards import MARKET_TYPES, Decision
@@ -55,6 +57,33 @@ class ConfirmError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class OrderConfirmation(BaseModel):
+    """Your answer to the order request above."""
+
+    # The client is shown a required boolean; what comes back is kept as given (no coercion),
+    # so that ``refusal_of`` can tell a yes from anything else: a ``bool`` field would turn
+    # "yes" into True (placing the order) and refuse ``{}`` with an exception.
+    model_config = ConfigDict(json_schema_extra={"required": ["confirm"]})
+
+    confirm: Annotated[
+        object,
+        WithJsonSchema({"type": "boolean", "description": "Yes, do exactly this"}),
+        Field(default=None),
+    ]
+
+
+def refusal_of(answer: OrderConfirmation) -> str | None:
+    """``None`` when the answer confirms (``confirm`` is the boolean true), else why not."""
+    value = answer.confirm
+    if value is True:
+        return None
+    if value is None:
+        return "the answer carried no confirm value"
+    if value is False:
+        return "the human answered no"
+    return f"confirm must be the boolean true, the answer gave a {type(value).__name__}"
 
 
 class Capability:
@@ -330,8 +359,10 @@ __all__ = [
     "Channel",
     "ConfirmError",
     "ConfirmationGate",
+    "OrderConfirmation",
     "Pending",
     "PendingState",
     "escape_untrusted",
+    "refusal_of",
     "render_summary",
 ]

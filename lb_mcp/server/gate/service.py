@@ -45,7 +45,7 @@ from lb_mcp.sdk.enums import Mode
 from lb_mcp.sdk.errors import OpenApiException
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server.gate.approval_page import ApprovalServer, PriceQuotes, recent_prices
-from lb_mcp.server.gate.confirm import ConfirmationGate
+from lb_mcp.server.gate.confirm import Channel, ConfirmationGate
 from lb_mcp.server.gate.delivery.journal import IntentJournal, JournalState
 from lb_mcp.server.gate.delivery.pushes import OrderPushAuditor
 from lb_mcp.server.gate.delivery.reconcile import ReconcileError, find_order, reconcile_journal
@@ -54,7 +54,7 @@ from lb_mcp.server.gate.events import OrderEvents
 from lb_mcp.server.gate.facts import QuoteSource
 from lb_mcp.server.gate.halt import read_halt
 from lb_mcp.server.gate.intent import canonical_decimal
-from lb_mcp.server.gate.records.audit import AuditKind, AuditLog
+from lb_mcp.server.gate.records.audit import AuditKind, AuditLog, ConfirmOutcome
 from lb_mcp.server.gate.records.ledger import UsageLedger
 from lb_mcp.server.gate.steps import HumanAnswer, OrderSteps
 from lb_mcp.server.gate.tracks import ConfirmationBook, Track
@@ -139,6 +139,7 @@ class OrderGate:
                         history=recent_prices(self._quote)
                         if isinstance(self._quote, PriceQuotes)
                         else None,
+                        pending_dir=state_dir / "pending",  # for `lb-mcp approve`
                     )
                 )
             self._flow = OrderSteps(
@@ -189,7 +190,7 @@ class OrderGate:
     def status(self) -> dict[str, Any]:
         s, now = self.settings, self._clock()
         usage = None if self._ledger is None else self._ledger.usage_sync(now, s.base_currency)
-        halt = read_halt(s.state_dir)
+        halt = read_halt(s.halt_dir)
         return {
             "mode": self.mode.value,
             "trading": "on" if self.trading_enabled else "off",
@@ -244,7 +245,7 @@ class OrderGate:
             return await flow.refuse(
                 action, None, "TRADING_DISABLED", self._trading_off_message(), request, order_id
             )
-        halt = None if action is Action.CANCEL else read_halt(self.settings.state_dir)
+        halt = None if action is Action.CANCEL else read_halt(self.settings.halt_dir)
         if halt is not None:
             return await flow.refuse(
                 action, None, "TRADING_HALTED", halt.refusal(), request, order_id
@@ -277,6 +278,19 @@ class OrderGate:
         self._sweep(self._clock())
         await self._refresh_unknown()
         return self._book.outcomes()
+
+    async def audit_answer(self, confirmation_id: str | None, why: str) -> None:
+        """Record why a confirmation answer was read as a decline (not a plain yes)."""
+        if self._audit is None:
+            raise RuntimeError("OrderGate.start() has not run")
+        detail = {"confirmation_id": confirmation_id, "why": why}
+        await self._audit.append(
+            AuditKind.CONFIRMATION,
+            code="ANSWER_NOT_A_YES",
+            channel=Channel.ELICITATION,
+            outcome=ConfirmOutcome.DECLINED,
+            detail=detail,
+        )
 
     async def audit_account_change(self, action: str, detail: Mapping[str, Any]) -> None:
         """Record a write that is not an order (a watchlist edit) in the same durable audit

@@ -303,7 +303,7 @@ class OrderSteps:
 
     async def _execute_shielded(self, track: Track) -> OrderOutcome:
         intent, action = track.intent, track.action
-        halt = None if action is Action.CANCEL else read_halt(self.settings.state_dir)
+        halt = None if action is Action.CANCEL else read_halt(self.settings.halt_dir)
         if halt is not None:
             return await self._not_sent(track, "TRADING_HALTED", halt.refusal())
         target = None
@@ -333,7 +333,7 @@ class OrderSteps:
                 track, decision.code, f"refused right before sending: {decision.message}"
             )
         if action is not Action.CANCEL:  # the re-check took a while: look again
-            halt = read_halt(self.settings.state_dir)
+            halt = read_halt(self.settings.halt_dir)
         if halt is not None:
             return await self._not_sent(track, "TRADING_HALTED", halt.refusal())
         if not self._gate.consume(track.confirmation_id, intent, self._clock()):

@@ -104,8 +104,9 @@ class ConfirmationBook:
             status=Status.CONFIRMATION_REQUIRED,
             code="CONFIRMATION_REQUIRED",
             message=(
-                "waiting for the human to approve or decline on the approval page opened in "
-                "their browser; nothing is placed until then. Check back with pending_orders."
+                "waiting for the human to approve or decline (on the approval page in their "
+                "browser, or with `lb-mcp approve` in a terminal); nothing is placed until then. "
+                "Ask the human to approve it, then check pending_orders."
             ),
             confirmation_id=track.confirmation_id,
             intent_id=track.intent_id,

@@ -30,7 +30,7 @@ from lb_mcp.server.output import (
     parse_symbols,
 )
 
-Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="e.g. HKD, USD, CNH")]
+Currency = Literal["HKD", "USD", "CNH"]
 DateArg = Annotated[str, Field(max_length=10, description="YYYY-MM-DD (UTC)")]
 
 

@@ -26,12 +26,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import ToolAnnotations
 from mcp_types.version import is_version_at_least
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, OutsideRTH, TimeInForceType
+from lb_mcp.sdk.enums import OrderSide, OrderType, OutsideRTH, TimeInForceType
 from lb_mcp.sdk.trade.models import Execution, Order
 from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
-from lb_mcp.server.errors import ToolFailure
+from lb_mcp.server.errors import ToolFailure, canonical_code
+from lb_mcp.server.gate.confirm import OrderConfirmation, refusal_of
 from lb_mcp.server.gate.events import ORDERS_URI, OrderState
 from lb_mcp.server.gate.guards import TRAILING_TYPES, TRIGGER_TYPES
 from lb_mcp.server.gate.intent import MAX_REMARK
@@ -44,10 +45,13 @@ from lb_mcp.server.output import (
     Money,
     Out,
     Qty,
+    StatusName,
     SymbolArg,
     UtcTime,
     parse_decimal_arg,
+    parse_status,
     parse_symbol,
+    status_name,
 )
 from lb_mcp.server.settings import SUPPORTED_ORDER_TYPES, ServerSettings
 
@@ -75,12 +79,6 @@ _TERM_FIELDS = {
     "trailing_percent": frozenset({OrderType.TSLPPCT}),
     "limit_offset": TRAILING_TYPES,
 }
-
-
-class OrderConfirmation(BaseModel):
-    """What the human answers in the client's confirmation dialog."""
-
-    confirm: bool = Field(description="Place this order exactly as shown")
 
 
 # -- outputs ------------------------------------------------------------------------------------
@@ -118,7 +116,7 @@ class OrderOut(Out):
             name=o.stock_name,
             side=o.side.value,
             order_type=o.order_type.value,
-            status=o.status.value,
+            status=status_name(o.status),
             quantity=o.quantity,
             executed_quantity=o.executed_quantity,
             price=o.price,
@@ -177,7 +175,8 @@ class OrderRequestResult(Out):
 
     action: str
     status: str = Field(
-        description="placed (order_id set), confirmation_required, declined, cancelled, "
+        description="placed (order_id set; for a cancel: the cancel was sent), "
+        "confirmation_required, declined, cancelled, "
         "expired, failed (the broker refused), unknown (being reconciled, never resent blindly)"
     )
     code: str
@@ -201,8 +200,8 @@ class OrderRequestResult(Out):
         return cls(
             action=o.action.value,
             status=o.status.value,
-            code=o.code,
-            message=o.message,
+            code=canonical_code(o.code)[0],
+            message=_cancel_said(o) if o.action is Action.CANCEL else o.message,
             confirmation_id=o.confirmation_id,
             order_id=o.order_id,
             symbol=None if i is None else i.symbol,
@@ -216,6 +215,13 @@ class OrderRequestResult(Out):
             expires_at=o.expires_at,
             summary=o.summary,
         )
+
+
+def _cancel_said(o: OrderOutcome) -> str:
+    # The gate words a sent request as an order placed; a cancel is not one.
+    if o.status is Status.PLACED:
+        return "the broker accepted the cancel request; check today_orders for the final status"
+    return o.message
 
 
 class PendingResult(Out):
@@ -281,11 +287,13 @@ def _elicitation(ctx: AppCtx) -> bool:
     return form is not None and (form.form is not None or form.url is None)
 
 
-def _answer(result: ElicitationResult[OrderConfirmation]) -> HumanAnswer:
+def _answer(result: ElicitationResult[OrderConfirmation]) -> tuple[HumanAnswer, str | None]:
+    """The human's answer; only ``confirm: true`` (a boolean) accepts, and why not otherwise."""
     if isinstance(result, AcceptedElicitation):
         data = result.data
-        return "accept" if isinstance(data, OrderConfirmation) and data.confirm else "decline"
-    return "decline" if isinstance(result, DeclinedElicitation) else "cancel"
+        why = refusal_of(data) if isinstance(data, OrderConfirmation) else "no answer"
+        return ("accept", None) if why is None else ("decline", why)
+    return ("decline", None) if isinstance(result, DeclinedElicitation) else ("cancel", None)
 
 
 def _result(outcome: OrderOutcome) -> OrderRequestResult:
@@ -297,8 +305,16 @@ def _result(outcome: OrderOutcome) -> OrderRequestResult:
 async def _decide(
     ctx: AppCtx, prepared: Prepared, answer: ElicitationResult[OrderConfirmation]
 ) -> OrderRequestResult:
-    human = _answer(answer) if prepared.needs_elicitation else None
-    return _result(await _service(ctx).decide(prepared, human))
+    if not prepared.needs_elicitation:
+        return _result(await _service(ctx).decide(prepared, None))
+    human, why = _answer(answer)
+    result = _result(await _service(ctx).decide(prepared, human))
+    if why is None or result.status != Status.DECLINED.value:
+        return result
+    await _service(ctx).audit_answer(prepared.confirmation_id, why)
+    return result.model_copy(
+        update={"message": f"not confirmed ({why}); nothing was placed. Only a yes confirms."}
+    )
 
 
 def _ask(prepared: Prepared) -> Elicit[OrderConfirmation] | None:
@@ -441,12 +457,12 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
     async def today_orders(
         ctx: AppCtx,
         symbol: SymbolArg | None = None,
-        status: list[Annotated[str, Field(max_length=32)]] | None = None,
+        status: Annotated[list[StatusName], Field(max_length=20)] | None = None,
         side: SideArg | None = None,
     ) -> OrdersResult:
         """Orders of today with status, fills and remark (orders placed here carry `lbmcp:`).
-        Filter by `symbol`, `status` (wire names such as NewStatus, FilledStatus) or `side`."""
-        statuses = None if status is None else [OrderStatus.parse(s) for s in status[:20]]
+        Filter by `symbol`, `status` (e.g. New, Filled) or `side`."""
+        statuses = None if status is None else [parse_status(s) for s in status]
         orders = await app_of(ctx).trade.today_orders(
             symbol=None if symbol is None else parse_symbol(symbol),
             status=statuses,

@@ -94,7 +94,9 @@ class StaticOut(Out):
     eps: Money
     eps_ttm: Money
     bps: Money
-    dividend_yield: Money
+    # The broker calls it ``dividend_yield`` but sends the dividend per share (protocol.md),
+    # in the security's currency: named for what it is, so no one reads 3.40 as 3.40 %.
+    dividend_per_share: Money = Field(description="dividend per share, in `currency`")
 
 
 class StaticInfoResult(Out):
@@ -262,7 +264,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Security static info")
     async def static_info(ctx: AppCtx, symbols: SymbolsArg) -> StaticInfoResult:
-        """Name, exchange, currency, board lot size and basic fundamentals of securities.
+        """Name, exchange, currency, board lot size and basic fundamentals (EPS, book value and
+        dividend per share, in the security's currency) of securities.
 
         Check `lot_size` before proposing an order: HK quantities must be whole lots.
         """
@@ -287,7 +290,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
                     eps=i.eps,
                     eps_ttm=i.eps_ttm,
                     bps=i.bps,
-                    dividend_yield=i.dividend_yield,
+                    dividend_per_share=i.dividend_yield,
                 )
                 for i in infos
             ],

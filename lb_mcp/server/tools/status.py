@@ -27,6 +27,19 @@ class LimitsOut(Out):
     allowed_symbols: list[str] = Field(description="empty: every symbol is allowed")
     allowed_order_types: list[str]
     confirmation: str = Field(description="human (elicitation or approval page) or auto")
+    confirm_ttl_s: int = Field(description="how long a confirmation waits for the human")
+
+
+class ConnectionOut(Out):
+    status: str = Field(description="idle, connecting, connected, reconnecting, failed, closed")
+    connected: bool
+    reconnects: int
+    last_error: str | None = None
+    since: UtcTime | None = Field(default=None, description="when the connection came up")
+
+
+# The order service's status repeats the mode and the limits; ``status`` shows them once.
+_REPEATED = ("mode", "trading", "limits", "confirm_policy")
 
 
 class AuthOut(Out):
@@ -66,8 +79,8 @@ class StatusResult(Out):
     auth: AuthOut
     trading_enabled: bool
     limits: LimitsOut
-    orders: dict[str, Any] = Field(description="order service status: usage today, gate state")
-    quote_connection: str
+    orders: dict[str, Any] = Field(description="today's usage, confirmations awaiting the human")
+    quote_connection: ConnectionOut | None
     subscriptions: int
     subscription_limit: int
     resource_subscribers: int
@@ -77,12 +90,22 @@ class StatusResult(Out):
 
 def build_status(app: AppContext) -> StatusResult:
     s = app.settings
+    connection: ConnectionOut | None
     try:
-        connection = str(app.quote.connection_state())
+        state = app.quote.connection_state()
+        connection = ConnectionOut(
+            status=state.status,
+            connected=state.connected,
+            reconnects=state.reconnects,
+            last_error=state.last_error,
+            since=state.established_at,
+        )
     except Exception:
-        connection = "unknown"
+        connection = None
     try:
-        orders: dict[str, Any] = dict(app.orders.status())
+        orders: dict[str, Any] = {
+            k: v for k, v in app.orders.status().items() if k not in _REPEATED
+        }
     except Exception:
         orders = {"available": False, "error": "order service status unavailable"}
     return StatusResult(
@@ -99,6 +122,7 @@ def build_status(app: AppContext) -> StatusResult:
             allowed_symbols=sorted(s.allowed_symbols),
             allowed_order_types=sorted(t.value for t in s.allowed_order_types),
             confirmation=s.confirm_policy(app.mode).value,
+            confirm_ttl_s=s.confirm_ttl_s,
         ),
         orders=_jsonable(orders),
         quote_connection=connection,

@@ -18,7 +18,7 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -275,6 +275,57 @@ def _record(row: tuple[Any, ...]) -> AuditRecord:
     )
 
 
+_ACTIONS = ("submit", "replace", "cancel")
+
+
+def _intent_key(record: AuditRecord) -> str | None:
+    intent = record.detail.get("intent")
+    return json.dumps(intent, sort_keys=True) if isinstance(intent, dict) else None
+
+
+def _actions(records: Sequence[AuditRecord]) -> dict[str, str]:
+    """What each intent was asked for (submit/replace/cancel), from the records that say so.
+
+    A cancel's intent copies the side and quantity of the order it cancels, so without this a
+    cancel would print like a buy. Keyed by canonical intent and by intent id.
+    """
+    found: dict[str, str] = {}
+    for record in records:
+        action = record.detail.get("action")
+        if action not in _ACTIONS:
+            continue
+        for key in (_intent_key(record), record.intent_id):
+            if key is not None:
+                found.setdefault(key, str(action))
+    # Later records of the same intent (sent, result) carry its id; pushes carry only the id.
+    for record in records:
+        key = _intent_key(record)
+        if key in found and record.intent_id is not None:
+            found.setdefault(record.intent_id, found[key])
+    return found
+
+
+def _action(record: AuditRecord, known: Mapping[str, str]) -> str:
+    if record.kind is AuditKind.ACCOUNT_CHANGE:
+        return record.code or "account change"
+    action = record.detail.get("action")
+    if action in _ACTIONS:
+        return str(action)
+    for key in (_intent_key(record), record.intent_id):
+        if key is not None and key in known:
+            return known[key]
+    intent = record.detail.get("intent")
+    if isinstance(intent, dict) and intent.get("replace_of") is None:
+        return "submit"
+    return ""
+
+
+def record_mode(record: AuditRecord) -> str:
+    """The mode an intent was made in (records of the older, shared layout carry no other)."""
+    intent = record.detail.get("intent")
+    return str(intent.get("mode") or "") if isinstance(intent, dict) else ""
+
+
 _TABLE: tuple[tuple[str, Callable[[AuditRecord], str]], ...] = (
     ("time (UTC)", lambda r: r.ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")),
     ("kind", lambda r: r.kind.value),
@@ -290,10 +341,29 @@ _TABLE: tuple[tuple[str, Callable[[AuditRecord], str]], ...] = (
 )
 
 
-def format_table(records: Iterable[AuditRecord]) -> str:
-    """A fixed-width table; cell text is escaped so stored text cannot drive the terminal."""
-    rows = [[escape_untrusted(get(rec), 40) for _, get in _TABLE] for rec in records]
-    header = [title for title, _ in _TABLE]
+def format_table(records: Iterable[AuditRecord], modes: Sequence[str] | None = None) -> str:
+    """A fixed-width table; cell text is escaped so stored text cannot drive the terminal.
+
+    ``modes`` gives each record's mode (sandbox, live and its account); by default the mode
+    recorded in the record's intent. A cancel shows ``cancel`` in the action column (its side
+    is that of the order it cancels).
+    """
+    items = list(records)
+    where = list(modes) if modes is not None else [record_mode(r) for r in items]
+    known = _actions(items)
+    rows = [
+        [
+            escape_untrusted(cell, 40)
+            for cell in (
+                _TABLE[0][1](rec),
+                mode,
+                _action(rec, known),
+                *(get(rec) for _, get in _TABLE[1:]),
+            )
+        ]
+        for rec, mode in zip(items, where, strict=True)
+    ]
+    header = [_TABLE[0][0], "mode", "action", *(title for title, _ in _TABLE[1:])]
     widths = [max(len(cell) for cell in col) for col in zip(header, *rows, strict=False)]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
@@ -310,4 +380,5 @@ __all__ = [
     "ConfirmOutcome",
     "Redactor",
     "format_table",
+    "record_mode",
 ]
