@@ -45,6 +45,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--hours", choices=["always", "real"], default="always")
     sim.add_argument("--push-rate", type=float, default=2.0, help="quote pushes per symbol per s")
+    sim.add_argument(
+        "--universe", metavar="FILE", help="CSV of instruments to add or replace (README)"
+    )
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
@@ -143,7 +146,8 @@ async def open_backend(
         return
     from lb_mcp.sim import Simulator
 
-    async with Simulator(seed=seed, tick=True) as sim:
+    universe = env.get("LB_MCP_SIM_UNIVERSE") or None
+    async with Simulator(seed=seed, tick=True, universe=universe) as sim:
         yield Backend(
             config=sim.config,
             mode=Mode.SANDBOX,
@@ -282,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             hours=args.hours,
             push_rate=args.push_rate,
+            universe=args.universe or os.environ.get("LB_MCP_SIM_UNIVERSE") or None,
         )
     if args.command == "serve":
         _logging(args.verbose)

@@ -29,6 +29,7 @@ from lb_mcp.sim.exchange.matching import Broker
 from lb_mcp.sim.exchange.seeding import seed_account
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.market.sessions import Hours
+from lb_mcp.sim.market.universe import UNIVERSE
 from lb_mcp.sim.oauth import AuthServer, oauth_admin_routes, oauth_routes
 from lb_mcp.sim.wire.admin import admin_routes
 from lb_mcp.sim.wire.http_app import ApiState, build_app
@@ -64,7 +65,10 @@ class Simulator:
         push_rate: float = 2.0,
         clock: Callable[[], float] | None = None,
         tick: bool = True,
+        universe: str | None = None,
     ) -> None:
+        if universe:  # a user's instruments, added to (or replacing) the built-in ones
+            UNIVERSE.extend_from(universe)
         self.seed = seed
         self.hours = Hours(hours)
         self.host = host

@@ -98,6 +98,8 @@ def validate_submit(
     order_type = parse_enum(OrderType, req.order_type, "order_type")
     side = parse_enum(OrderSide, req.side, "side")
     tif = parse_enum(TimeInForceType, req.time_in_force, "time_in_force")
+    if sec.quote_only:
+        raise bad_request(f"{req.symbol} is an index: quote only, it cannot be traded")
     if order_type not in SUPPORTED_TYPES:
         raise bad_request(f"order type {order_type.value} not supported in simulator")
     if sec.market not in (Market.HK, Market.US):
