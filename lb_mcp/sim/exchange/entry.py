@@ -25,7 +25,7 @@ from lb_mcp.sim.exchange.fees import total_fees
 from lb_mcp.sim.exchange.ledger import Ledger
 from lb_mcp.sim.exchange.orders import ZERO, OrderRecord, bad_request, not_found
 from lb_mcp.sim.market.model import MarketModel
-from lb_mcp.sim.market.sessions import local_date
+from lb_mcp.sim.market.sessions import Hours, local_date
 from lb_mcp.sim.market.universe import UNIVERSE, is_on_tick
 
 IDEMPOTENCY_TTL = 600.0
@@ -152,6 +152,22 @@ def validate_submit(
     )
 
 
+def session_allows(
+    sim_market: MarketModel,
+    market: Market,
+    order_type: OrderType,
+    rth: OutsideRTH | None,
+    now: float,
+) -> bool:
+    """Whether an order of this type may reach the book now (else it waits, or is refused)."""
+    session = sim_market.session(market, now)
+    if session is TradeSession.Intraday:
+        return True
+    extended = session in (TradeSession.Pre, TradeSession.Post) and rth is OutsideRTH.AnyTime
+    overnight = session is TradeSession.Overnight and rth is OutsideRTH.Overnight
+    return (extended or overnight) and order_type is OrderType.LO
+
+
 def _check_session(
     sim_market: MarketModel,
     symbol: str,
@@ -160,13 +176,10 @@ def _check_session(
     rth: OutsideRTH | None,
     now: float,
 ) -> None:
-    session = sim_market.session(market, now)
-    if session is TradeSession.Intraday:
+    if session_allows(sim_market, market, order_type, rth, now):
         return
-    extended = session in (TradeSession.Pre, TradeSession.Post) and rth is OutsideRTH.AnyTime
-    overnight = session is TradeSession.Overnight and rth is OutsideRTH.Overnight
-    if (extended or overnight) and order_type is OrderType.LO:
-        return
+    if sim_market.hours is Hours.REAL:
+        return  # accepted as NotReported, released at the open (matching.Broker.submit)
     raise bad_request(f"market closed: {symbol} cannot be traded now")
 
 

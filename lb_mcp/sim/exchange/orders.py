@@ -24,7 +24,8 @@ from lb_mcp.sdk.wire.scalars import text
 from lb_mcp.sim.exchange.fees import fee_items
 
 ZERO = Decimal(0)
-OPEN_STATUSES = frozenset({OrderStatus.New, OrderStatus.PartialFilled})
+# NotReported: accepted while the market is closed (real hours), waiting for the open.
+OPEN_STATUSES = frozenset({OrderStatus.New, OrderStatus.PartialFilled, OrderStatus.NotReported})
 
 
 class SimError(Exception):
