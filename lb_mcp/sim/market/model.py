@@ -71,6 +71,7 @@ from lb_mcp.sim.market.values import (
 _MAX_TRADES: Final = 1000
 _MAX_MINUTES: Final = 3 * 1440
 _WALK: Final = (-2, -1, -1, 0, 0, 0, 1, 1, 2)
+_PULL: Final = 0.15  # share of steps that move toward the previous close
 BAND: Final = Decimal("0.08")  # the walk stays within ±8 % of the previous close
 
 
@@ -92,6 +93,7 @@ class _State:
     bids: list[DepthLevel] = field(default_factory=list)
     ask_brokers: tuple[BrokerLevel, ...] = ()
     bid_brokers: tuple[BrokerLevel, ...] = ()
+    book_stale: bool = True  # rebuilt on demand (depth, brokers, fills), not on every step
     trades: deque[TradeTick] = field(default_factory=lambda: deque(maxlen=_MAX_TRADES))
     minutes: dict[int, MutableBar] = field(default_factory=dict)
     past_days: list[Candle] = field(default_factory=list)  # live days completed since start
@@ -148,7 +150,6 @@ class MarketModel:
         )
         state = _State(sec, rng, last, sec.base_price, local_date(sec.market, now), int(now))
         self._preroll(state, now)
-        self._rebuild_book(state)
         return state
 
     def _preroll(self, state: _State, now: float) -> None:
@@ -229,21 +230,26 @@ class MarketModel:
                 continue
             self._roll_day(state, now)
             symbol = state.sec.symbol
+            sec_quote_only = state.sec.quote_only
             rng = state.rng
             ticks = rng.choice(_WALK)
             if state.last > state.prev_close * (1 + BAND):
                 ticks = -abs(ticks) or -1
             elif state.last < state.prev_close * (1 - BAND):
                 ticks = abs(ticks) or 1
+            elif rng.random() < _PULL and state.last != state.prev_close:
+                # A gentle pull back toward the previous close: a day's range stays plausible
+                # and a resting order near the money gets its chance on either side.
+                ticks = -abs(ticks) if state.last > state.prev_close else abs(ticks)
             target = move_ticks(symbol, state.last, ticks)
             prints: list[TradeTick] = []
             for i in range(rng.randint(1, 3)):
                 price = target if i == 0 else move_ticks(symbol, target, rng.choice((-1, 0, 1)))
                 volume = state.sec.lot_size * rng.randint(1, 20)
                 prints.append(self._print(state, price, volume, int(now)))
-            self._rebuild_book(state)
+            state.book_stale = True
             self._emit(
-                state, tuple(prints), brokers=state.sec.market is Market.HK and bool(state.asks)
+                state, tuple(prints), brokers=state.sec.market is Market.HK and not sec_quote_only
             )
 
     def take(
@@ -254,6 +260,7 @@ class MarketModel:
         state = self._state(symbol)
         now = self.clock()
         self._roll_day(state, now)
+        self._book(state)
         book = state.asks if side is OrderSide.Buy else state.bids
         fills, remaining = consume(book, side, quantity, limit)
         if not fills:
@@ -331,13 +338,20 @@ class MarketModel:
             )
         )
 
-    def _rebuild_book(self, state: _State) -> None:
+    def _book(self, state: _State) -> _State:
+        """The book around the last price, rebuilt if a step moved it. Its own stream, seeded by
+        (seed, symbol, sequence), so whether anyone looked at the book never changes the walk."""
+        if not state.book_stale:
+            return state
+        state.book_stale = False
         if state.sec.quote_only:
-            return  # an index has no order book
-        state.asks, state.bids = build_book(state.rng, state.sec, state.last)
+            return state  # an index has no order book
+        rng = random.Random(f"lb-mcp-sim|{self.seed}|{state.sec.symbol}|book|{state.sequence}")
+        state.asks, state.bids = build_book(rng, state.sec, state.last)
         if state.sec.market is Market.HK:
-            state.ask_brokers = broker_levels(state.rng, len(state.asks))
-            state.bid_brokers = broker_levels(state.rng, len(state.bids))
+            state.ask_brokers = broker_levels(rng, len(state.asks))
+            state.bid_brokers = broker_levels(rng, len(state.bids))
+        return state
 
     # ----------------------------------------------------------------- queries
 
@@ -390,11 +404,13 @@ class MarketModel:
 
     def depth(self, symbol: str) -> Depth:
         s = self._state(symbol)
+        self._book(s)
         return Depth(symbol, tuple(s.asks), tuple(s.bids))
 
     def brokers(self, symbol: str) -> Brokers:
         """Broker queues (HK only; other markets answer empty queues)."""
         s = self._state(symbol)
+        self._book(s)
         return Brokers(symbol, s.ask_brokers, s.bid_brokers)
 
     def trades(self, symbol: str, count: int) -> list[TradeTick]:
