@@ -235,9 +235,17 @@ class Simulator:
             self._ticker = asyncio.create_task(self._tick_forever())
 
     async def _tick_forever(self) -> None:
+        # A fixed cadence (not sleep-after-step), so a step of many symbols does not slow the
+        # push rate; a tick that is late by a whole interval is skipped rather than bunched.
         interval = 1.0 / self.push_rate
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(interval)
+            due += interval
+            now = loop.time()
+            if due < now - interval:
+                due = now
+            await asyncio.sleep(max(0.0, due - now))
             try:
                 self.market.step()
             except Exception:
