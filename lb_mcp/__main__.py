@@ -72,6 +72,9 @@ def _build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="quote pushes per symbol per s",
     )
+    sim.add_argument(
+        "--universe", metavar="FILE", help="CSV of instruments to add or replace (README)"
+    )
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
@@ -187,7 +190,8 @@ async def open_backend(
         return
     from lb_mcp.sim import Simulator
 
-    async with Simulator(seed=seed, tick=True) as sim:
+    universe = env.get("LB_MCP_SIM_UNIVERSE") or None
+    async with Simulator(seed=seed, tick=True, universe=universe) as sim:
         yield Backend(
             config=sim.config,
             mode=Mode.SANDBOX,
@@ -378,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             hours=args.hours,
             push_rate=args.push_rate,
+            universe=args.universe or os.environ.get("LB_MCP_SIM_UNIVERSE") or None,
         )
     if args.command == "serve":
         _logging(args.verbose)

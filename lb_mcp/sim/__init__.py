@@ -29,6 +29,7 @@ from lb_mcp.sim.exchange.matching import Broker
 from lb_mcp.sim.exchange.seeding import seed_account
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.market.sessions import Hours
+from lb_mcp.sim.market.universe import UNIVERSE
 from lb_mcp.sim.oauth import AuthServer, legacy_token_routes, oauth_admin_routes, oauth_routes
 from lb_mcp.sim.wire.admin import admin_routes
 from lb_mcp.sim.wire.http_app import ApiState, build_app
@@ -64,7 +65,10 @@ class Simulator:
         push_rate: float = 2.0,
         clock: Callable[[], float] | None = None,
         tick: bool = True,
+        universe: str | None = None,
     ) -> None:
+        if universe:  # a user's instruments, added to (or replacing) the built-in ones
+            UNIVERSE.extend_from(universe)
         self.seed = seed
         self.hours = Hours(hours)
         self.host = host
@@ -236,9 +240,17 @@ class Simulator:
             self._ticker = asyncio.create_task(self._tick_forever())
 
     async def _tick_forever(self) -> None:
+        # A fixed cadence (not sleep-after-step), so a step of many symbols does not slow the
+        # push rate; a tick that is late by a whole interval is skipped rather than bunched.
         interval = 1.0 / self.push_rate
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(interval)
+            due += interval
+            now = loop.time()
+            if due < now - interval:
+                due = now
+            await asyncio.sleep(max(0.0, due - now))
             try:
                 self.market.step()
             except Exception:

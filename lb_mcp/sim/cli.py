@@ -13,17 +13,27 @@ import signal
 import sys
 
 from lb_mcp.sim import Simulator
+from lb_mcp.sim.market.catalog import CatalogError
 
 log = logging.getLogger("lb_mcp.sim")
 
 
-async def _serve(*, host: str, port: int, seed: int, hours: str, push_rate: float) -> int:
+async def _serve(
+    *, host: str, port: int, seed: int, hours: str, push_rate: float, universe: str | None
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # e.g. Windows
             loop.add_signal_handler(sig, stop.set)
-    async with Simulator(seed=seed, hours=hours, host=host, port=port, push_rate=push_rate) as sim:
+    try:
+        sim = Simulator(
+            seed=seed, hours=hours, host=host, port=port, push_rate=push_rate, universe=universe
+        )
+    except CatalogError as exc:
+        log.error("bad universe file: %s", exc)
+        return 2
+    async with sim:
         sys.stdout.write("\n".join([*sim.env_lines(), "READY"]) + "\n")
         sys.stdout.flush()
         log.info("simulator ready on %s (seed %d, hours %s)", sim.http_url, seed, hours)
@@ -37,7 +47,9 @@ async def _serve(*, host: str, port: int, seed: int, hours: str, push_rate: floa
     return 0
 
 
-def run_sim(*, host: str, port: int, seed: int, hours: str, push_rate: float) -> int:
+def run_sim(
+    *, host: str, port: int, seed: int, hours: str, push_rate: float, universe: str | None = None
+) -> int:
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
@@ -45,7 +57,14 @@ def run_sim(*, host: str, port: int, seed: int, hours: str, push_rate: float) ->
     )
     try:
         return asyncio.run(
-            _serve(host=host, port=port, seed=seed, hours=hours, push_rate=push_rate)
+            _serve(
+                host=host,
+                port=port,
+                seed=seed,
+                hours=hours,
+                push_rate=push_rate,
+                universe=universe,
+            )
         )
     except OSError as exc:
         log.error("cannot start the simulator: %s", exc)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 # market-data and order-type issues.
 TOOLS_LIST_BUDGET = 30_000
 
-KNOWN = sorted(UNIVERSE)
+KNOWN = sorted(s for s in UNIVERSE if UNIVERSE[s].kind == "stock")[:7]
 # 500 symbols: every known one, padded with well-formed unknown ones (listed in `unknown`).
 MANY = KNOWN + [f"Z{i}.US" for i in range(500 - len(KNOWN))]
 

@@ -114,6 +114,7 @@ async def test_quote_tools_serve_the_simulated_market(tmp_path: Path, mode: str)
         assert Decimal(q["quotes"][0]["last_done"]) == sim.market.quote("700.HK").last_done
         info = await call(client, "static_info", {"symbols": ["700.HK"]})
         assert info["securities"][0]["lot_size"] == 100
+        assert "simulated" in info["note"]  # sandbox mode says so
         depth = await call(client, "depth", {"symbol": "700.HK"})
         assert depth["asks"] and depth["bids"]
         sim.market.step()

@@ -5,14 +5,23 @@ from datetime import date
 from lb_mcp.sdk.enums import Market, Period, TradeSession
 from lb_mcp.sim.market.model import MarketEvent, MarketModel
 from lb_mcp.sim.market.sessions import TradePeriod
-from lb_mcp.sim.market.universe import UNIVERSE, is_on_tick
+from lb_mcp.sim.market.universe import is_on_tick
 
 from .conftest import T0, FakeClock
+
+# The original seven symbols; ``step()`` moves only the symbols in use, so _run touches them first.
+UNIVERSE = ("5.HK", "600519.SH", "700.HK", "9988.HK", "AAPL.US", "NVDA.US", "TSLA.US")
+
+
+def _use(market: MarketModel) -> MarketModel:
+    for symbol in UNIVERSE:
+        market.quote(symbol)
+    return market
 
 
 def _run(seed: int, steps: int, clock: FakeClock | None = None) -> MarketModel:
     clock = clock or FakeClock()
-    market = MarketModel(seed=seed, clock=clock)
+    market = _use(MarketModel(seed=seed, clock=clock))
     for _ in range(steps):
         clock.advance(0.5)
         market.step()
@@ -112,7 +121,7 @@ def test_history_candles_by_offset_and_by_date() -> None:
 
 def test_listeners_hear_every_step_with_increasing_sequences() -> None:
     clock = FakeClock()
-    market = MarketModel(seed=7, clock=clock)
+    market = _use(MarketModel(seed=7, clock=clock))
     events: list[MarketEvent] = []
     market.add_listener(events.append)
     market.step()

@@ -212,11 +212,30 @@ def test_day_orders_expire_when_the_trading_date_changes(sim: Simulator, clock: 
     assert sim.ledger.frozen_cash("HKD") == 0
 
 
-def test_orders_are_refused_while_the_market_is_closed_in_real_hours() -> None:
-    clock = FakeClock(1_763_280_000.0)  # Sunday 2025-11-16
+def test_an_order_while_closed_in_real_hours_waits_as_not_reported_until_the_open() -> None:
+    clock = FakeClock(1_763_280_000.0)  # Sunday 2025-11-16 16:00 in Hong Kong
     sim = Simulator(hours="real", tick=False, clock=clock)
-    error = _refused(sim, _lo("700.HK", "Buy", 100, "400.00"))
-    assert error.code == 602001 and "market closed" in error.message
+    seen: list[tuple[str, OrderStatus]] = []
+    sim.broker.add_order_listener(lambda o: seen.append((o.order_id, o.status)))
+    order = sim.broker.submit(_lo("700.HK", "Buy", 100, "300.00"))
+    assert order.status is OrderStatus.NotReported
+    assert sim.ledger.frozen_cash("HKD") > 0  # the cash is held while it waits
+    sim.market.step()  # still closed: nothing happens
+    assert sim.ledger.order(order.order_id).status is OrderStatus.NotReported  # type: ignore[union-attr]
+    clock.advance(86_400 - 6 * 3_600 - 1_800 + 60)  # Monday 09:31 in Hong Kong
+    sim.market.step()
+    released = sim.ledger.order(order.order_id)
+    assert released is not None and released.status is OrderStatus.New
+    mine = [status for order_id, status in seen if order_id == order.order_id]
+    assert mine == [OrderStatus.WaitToNew, OrderStatus.NotReported, OrderStatus.New]
+    assert [line.status for line in released.history] == [OrderStatus.NotReported, OrderStatus.New]
+
+
+def test_a_not_reported_order_can_be_cancelled_before_the_open() -> None:
+    sim = Simulator(hours="real", tick=False, clock=FakeClock(1_763_280_000.0))
+    order = sim.broker.submit(_lo("AAPL.US", "Buy", 1, "150.00"))
+    assert order.status is OrderStatus.NotReported
+    assert sim.broker.cancel(order.order_id).status is OrderStatus.Canceled
 
 
 def test_the_seeded_account_matches_the_brief(sim: Simulator) -> None:

@@ -82,7 +82,9 @@ async def test_bad_watchlist_requests_are_refused_with_602001(sim: Simulator) ->
 @pytest.mark.anyio
 async def test_the_security_list_needs_market_and_category(sim: Simulator) -> None:
     rows = await call(sim, "GET", "/v1/quote/get_security_list", "market=US&category=Overnight")
-    assert [r["symbol"] for r in rows["list"]] == ["AAPL.US", "TSLA.US", "NVDA.US"]
+    listed = [r["symbol"] for r in rows["list"]]
+    assert {"AAPL.US", "TSLA.US", "NVDA.US", "MSFT.US", "SPY.US"} <= set(listed)
+    assert all(s.endswith(".US") and not s.startswith(".") for s in listed)  # no indices
     with pytest.raises(SimError) as info:
         await call(sim, "GET", "/v1/quote/get_security_list", "market=US")
     assert info.value.code == 310010
@@ -164,7 +166,8 @@ def test_option_symbols_round_trip_and_expired_contracts_say_so(sim: Simulator) 
 
 def test_warrant_dates_are_yyyymmdd_and_prices_positive(sim: Simulator) -> None:
     listed = derivatives.warrants(sim.market)
-    assert len(listed) == 3 * 5 * 2  # three HK stocks, five issuers, call + put
+    # every underlying, five issuers, call + put + bull + bear
+    assert len(listed) == len(derivatives.WARRANT_UNDERLYINGS) * 5 * 4
     quote = derivatives.warrant_quote(sim.market, listed[0])
     extend = quote.warrant_extend
     assert len(extend.expiry_date) == 8 and extend.expiry_date.isdigit()

@@ -56,5 +56,10 @@ def test_lot_sizes_and_fx() -> None:
     assert lot_size("600519.SH") == 100
     assert convert(D("100"), "USD", "HKD") == D("780.00")
     assert UNIVERSE["600519.SH"].currency == "CNY"
-    assert {s.board for s in UNIVERSE.values()} == {"HKEquity", "USMain", "SHMainConnect"}
+    assert {UNIVERSE[s].board for s in ("700.HK", "AAPL.US", "600519.SH", "HSI.HK")} == {
+        "HKEquity",
+        "USMain",
+        "SHMainConnect",
+        "HKHS",
+    }
     assert all(is_on_tick(s.symbol, s.base_price) for s in UNIVERSE.values())

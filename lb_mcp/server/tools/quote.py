@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from lb_mcp.sdk.enums import AdjustType, Market, Period, market_of, market_timezone
+from lb_mcp.sdk.enums import AdjustType, Market, Mode, Period, market_of, market_timezone
 from lb_mcp.sdk.quote.models import Depth, SecurityQuote
 from lb_mcp.server.context import AppContext, AppCtx, QuoteSource, app_of
 from lb_mcp.server.errors import ToolFailure
@@ -102,6 +102,7 @@ class StaticOut(Out):
 class StaticInfoResult(Out):
     securities: list[StaticOut]
     unknown: list[str]
+    note: str | None = None  # sandbox: the simulator's data is not market data
 
 
 class LevelOut(Out):
@@ -275,7 +276,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
         unknown = [s for s in wanted if s not in known]
         if not infos:
             raise ToolFailure("UNKNOWN_SYMBOL", "none of these symbols is known to the broker")
+        sandbox = app_of(ctx).mode is Mode.SANDBOX
         return StaticInfoResult(
+            note="sandbox: simulated instrument data and prices, not market data"
+            if sandbox
+            else None,
             securities=[
                 StaticOut(
                     symbol=i.symbol,

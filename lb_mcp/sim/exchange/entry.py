@@ -31,7 +31,7 @@ from lb_mcp.sim.exchange.triggers import (
     check_terms,
 )
 from lb_mcp.sim.market.model import MarketModel
-from lb_mcp.sim.market.sessions import local_date
+from lb_mcp.sim.market.sessions import Hours, local_date
 from lb_mcp.sim.market.universe import UNIVERSE, is_on_tick
 
 IDEMPOTENCY_TTL = 600.0
@@ -111,6 +111,8 @@ def validate_submit(
     order_type = parse_enum(OrderType, req.order_type, "order_type")
     side = parse_enum(OrderSide, req.side, "side")
     tif = parse_enum(TimeInForceType, req.time_in_force, "time_in_force")
+    if sec.quote_only:
+        raise bad_request(f"{req.symbol} is an index: quote only, it cannot be traded")
     if order_type not in SUPPORTED_TYPES:
         raise bad_request(f"order type {order_type.value} not supported in simulator")
     if sec.market not in (Market.HK, Market.US):
@@ -175,6 +177,22 @@ def validate_submit(
     )
 
 
+def session_allows(
+    sim_market: MarketModel,
+    market: Market,
+    order_type: OrderType,
+    rth: OutsideRTH | None,
+    now: float,
+) -> bool:
+    """Whether an order of this type may reach the book now (else it waits, or is refused)."""
+    session = sim_market.session(market, now)
+    if session is TradeSession.Intraday:
+        return True
+    extended = session in (TradeSession.Pre, TradeSession.Post) and rth is OutsideRTH.AnyTime
+    overnight = session is TradeSession.Overnight and rth is OutsideRTH.Overnight
+    return (extended or overnight) and order_type is OrderType.LO
+
+
 def _check_session(
     sim_market: MarketModel,
     symbol: str,
@@ -183,13 +201,10 @@ def _check_session(
     rth: OutsideRTH | None,
     now: float,
 ) -> None:
-    session = sim_market.session(market, now)
-    if session is TradeSession.Intraday:
+    if session_allows(sim_market, market, order_type, rth, now):
         return
-    extended = session in (TradeSession.Pre, TradeSession.Post) and rth is OutsideRTH.AnyTime
-    overnight = session is TradeSession.Overnight and rth is OutsideRTH.Overnight
-    if (extended or overnight) and order_type is OrderType.LO:
-        return
+    if sim_market.hours is Hours.REAL:
+        return  # accepted as NotReported, released at the open (matching.Broker.submit)
     raise bad_request(f"market closed: {symbol} cannot be traded now")
 
 

@@ -41,6 +41,7 @@ from lb_mcp.sim.exchange.entry import (
     check_quantity,
     estimate_buy_limit,
     parse_decimal,
+    session_allows,
     validate_submit,
 )
 from lb_mcp.sim.exchange.fees import total_fees
@@ -122,6 +123,8 @@ class Broker:
         if order.order_type in CONDITIONAL_TYPES:
             return self._submit_conditional(req, order)
         self._save(order)
+        if not session_allows(self.market, order.market, order.order_type, order.outside_rth, now):
+            return self._queue_until_open(order, req.client_request_id, now)
         order = self._transition(
             order,
             OrderStatus.New,
@@ -183,6 +186,25 @@ class Broker:
         )
         return self._withdraw_market_rest(self._match(order))
 
+    def _queue_until_open(
+        self, order: OrderRecord, client_request_id: str | None, now: float
+    ) -> OrderRecord:
+        """Real hours, market closed: accepted as NotReported, as the real API does; the first
+        market event of the symbol after the open releases it (:meth:`_release`)."""
+        self.market.quote(order.symbol)  # in use, so step() moves it once its market opens
+        if client_request_id:
+            self._requests[client_request_id] = (order.order_id, now)
+        line = HistoryLine(
+            order.price or ZERO, order.quantity, OrderStatus.NotReported, "", int(now)
+        )
+        return self._transition(order, OrderStatus.NotReported, line=line)
+
+    def _release(self, order: OrderRecord) -> OrderRecord:
+        now = int(self.clock())
+        line = HistoryLine(order.price or ZERO, order.quantity, OrderStatus.New, "", now)
+        today = local_date(order.market, now)
+        return self._transition(order, OrderStatus.New, line=line, trade_date=today)
+
     # ----------------------------------------------------------------- matching
 
     def on_market_event(self, event: MarketEvent) -> None:
@@ -192,6 +214,8 @@ class Broker:
         prints = tuple(t.price for t in event.trades) or (self.market.last_price(event.symbol),)
         for order in self.ledger.open_orders(event.symbol):
             current = self.ledger.order(order.order_id)
+            if current is not None and current.status is OrderStatus.NotReported:
+                current = self._release(current)
             if current is not None and current.status is OrderStatus.VarietiesNotReported:
                 self._watch(current, prints)
             elif current is not None and current.is_open:
@@ -232,7 +256,9 @@ class Broker:
         now = self.clock()
         for order in self.ledger.open_orders():
             today = local_date(order.market, now)
-            due = (order.time_in_force is TimeInForceType.Day and order.trade_date < today) or (
+            waiting = order.status is OrderStatus.NotReported  # its day is the next session's
+            day_over = order.time_in_force is TimeInForceType.Day and order.trade_date < today
+            due = (day_over and not waiting) or (
                 order.expire_date is not None and order.expire_date < today
             )
             if due:

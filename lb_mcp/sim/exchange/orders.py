@@ -24,9 +24,15 @@ from lb_mcp.sdk.wire.scalars import text
 from lb_mcp.sim.exchange.fees import fee_items
 
 ZERO = Decimal(0)
+# NotReported: accepted while the market is closed (real hours), waiting for the open;
 # VarietiesNotReported: a conditional order waiting for its trigger (``triggers``).
 OPEN_STATUSES = frozenset(
-    {OrderStatus.New, OrderStatus.PartialFilled, OrderStatus.VarietiesNotReported}
+    {
+        OrderStatus.New,
+        OrderStatus.PartialFilled,
+        OrderStatus.NotReported,
+        OrderStatus.VarietiesNotReported,
+    }
 )
 
 

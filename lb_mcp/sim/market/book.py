@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from functools import lru_cache
 from typing import Final
 
 from lb_mcp.sdk.enums import Market, OrderSide
@@ -18,24 +19,33 @@ from lb_mcp.sim.market.values import BrokerLevel, DepthLevel
 _BROKER_POOL: Final = tuple(range(1000, 1100)) + tuple(range(6990, 7010)) + (9000, 9056)
 
 
+@lru_cache(maxsize=65_536)
+def _ladder(
+    symbol: str, last: Decimal, levels: int
+) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+    """(ask prices, bid prices) around ``last``: the walk revisits prices, so this is cached
+    (a step of 500 symbols would otherwise spend most of its time walking the tick grid)."""
+    asks = tuple(move_ticks(symbol, last, i + 1) for i in range(levels))
+    bids = tuple(move_ticks(symbol, last, -i) for i in range(levels))
+    # move_ticks stops at the lowest tick, so a very cheap symbol could repeat a bid price.
+    bids = tuple(b for n, b in enumerate(bids) if n == 0 or b < bids[n - 1])
+    return asks, bids
+
+
 def build_book(
     rng: random.Random, sec: Security, last: Decimal
 ) -> tuple[list[DepthLevel], list[DepthLevel]]:
     """(asks ascending, bids descending), every price on the tick grid."""
-    levels = 10 if sec.market is Market.HK else 5
-    asks: list[DepthLevel] = []
-    bids: list[DepthLevel] = []
-    for i in range(levels):
-        for side, price in (
-            (asks, move_ticks(sec.symbol, last, i + 1)),
-            (bids, move_ticks(sec.symbol, last, -i)),
-        ):
-            lots = rng.randint(1, 30)
-            side.append(
-                DepthLevel(i + 1, price, lots * sec.lot_size, rng.randint(1, min(lots, 15)))
-            )
-    # move_ticks stops at the lowest tick, so a very cheap symbol could repeat a bid price.
-    bids = [b for n, b in enumerate(bids) if n == 0 or b.price < bids[n - 1].price]
+    ask_prices, bid_prices = _ladder(sec.symbol, last, 10 if sec.market is Market.HK else 5)
+    # US shares trade singly but rest in round lots of 100; elsewhere the board lot.
+    lot, draw = (sec.lot_size if sec.lot_size > 1 else 100), rng.random
+
+    def level(position: int, price: Decimal) -> DepthLevel:
+        lots = 1 + int(draw() * 20)
+        return DepthLevel(position, price, lots * lot, 1 + int(draw() * min(lots, 15)))
+
+    asks = [level(i + 1, price) for i, price in enumerate(ask_prices)]
+    bids = [level(i + 1, price) for i, price in enumerate(bid_prices)]
     return asks, bids
 
 

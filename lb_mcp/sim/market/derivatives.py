@@ -7,6 +7,10 @@ Fridays) with strikes on a fixed grid around the previous close; any well-formed
 with status EXPIRED. HK stocks get a fixed set of call/put warrants from five fictional issuers.
 Premiums are intrinsic value plus a time value that shrinks with the square root of the days
 left; every date goes out as ``YYYYMMDD`` (the SDK rejects anything else, §5.4).
+
+Which underlyings: options for every US stock and ETF of the universe (not indices); warrants and
+CBBCs (callable bull/bear contracts, priced at intrinsic value plus a small funding cost, with a
+call level between strike and spot) for the HK names in :data:`WARRANT_UNDERLYINGS`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from lb_mcp.sdk.wire.proto import quote_pb2
 from lb_mcp.sdk.wire.scalars import pb_enum, text, ymd
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.market.sessions import local_date
+from lb_mcp.sim.market.universe import WARRANT_UNDERLYINGS
 
 _CENT: Final = Decimal("0.01")
 _OPTION: Final = re.compile(r"^([A-Z]+)(\d{6})([CP])(\d+)\.US$")
@@ -30,6 +35,8 @@ EXPIRIES: Final = 6
 # 3 prepare-list, 4 normal.
 WARRANT_NORMAL: Final = 4
 STRIKES_EACH_SIDE: Final = 5
+CALL, PUT, BULL, BEAR = 0, 1, 2, 3  # WarrantType on the wire (FilterWarrant.type)
+_KIND_NAMES: Final = {CALL: "Call", PUT: "Put", BULL: "Bull", BEAR: "Bear"}
 ISSUERS: Final = (
     (1, "模拟银行", "Simulated Bank", "模擬銀行"),
     (2, "演示证券", "Demo Securities", "演示證券"),
@@ -90,8 +97,16 @@ def strike_infos(market: MarketModel, underlying: str, expiry: date) -> Any:
     return quote_pb2.OptionChainDateStrikeInfoResponse(strike_price_info=infos)
 
 
+def has_warrants(symbol: str) -> bool:
+    return symbol in WARRANT_UNDERLYINGS
+
+
 def has_options(market: MarketModel, symbol: str) -> bool:
-    return market.knows(symbol) and 1 in market.static_info(symbol).stock_derivatives
+    return (
+        market.knows(symbol)
+        and market.security(symbol).market is Market.US
+        and not market.security(symbol).quote_only
+    )
 
 
 @dataclass(frozen=True)
@@ -157,18 +172,27 @@ class Warrant:
     symbol: str
     underlying: str
     issuer: int
-    call: bool
+    call: bool  # bullish (a call warrant or a bull contract)
     strike: Decimal
     expiry: date
     ratio: Decimal  # warrants per share
+    kind: int = CALL  # CALL / PUT / BULL / BEAR
+    call_price: Decimal = Decimal(0)  # a CBBC's mandatory call level (0 for warrants)
+
+    @property
+    def cbbc(self) -> bool:
+        return self.kind in (BULL, BEAR)
 
 
 def warrants(market: MarketModel) -> list[Warrant]:
-    """Two warrants (call above, put below the previous close) per issuer per HK stock."""
+    """Per issuer per underlying: a call (strike 10 % above the previous close) and a put (10 %
+    below), a bull contract (strike 15 % below, called at 12 % below) and a bear (mirrored)."""
     today = local_date(Market.HK, market.clock())
     out: list[Warrant] = []
-    hk = sorted(s for s in market.symbols if market.security(s).market is Market.HK)
-    for u, underlying in enumerate(hk):
+    listed = [s for s in WARRANT_UNDERLYINGS if market.knows(s)]
+    for u, underlying in enumerate(WARRANT_UNDERLYINGS):
+        if underlying not in listed:
+            continue
         base = market.security(underlying).base_price
         for issuer, *_ in ISSUERS:
             for call in (True, False):
@@ -182,6 +206,22 @@ def warrants(market: MarketModel) -> list[Warrant]:
                         strike=_money(base * (Decimal("1.1") if call else Decimal("0.9"))),
                         expiry=today.replace(day=1) + timedelta(days=90 * issuer + 27),
                         ratio=Decimal(10),
+                        kind=CALL if call else PUT,
+                    )
+                )
+            for bull in (True, False):
+                code = 60000 + u * 100 + issuer * 10 + (0 if bull else 1)
+                out.append(
+                    Warrant(
+                        symbol=f"{code}.HK",
+                        underlying=underlying,
+                        issuer=issuer,
+                        call=bull,
+                        strike=_money(base * (Decimal("0.85") if bull else Decimal("1.15"))),
+                        expiry=today.replace(day=1) + timedelta(days=180 * issuer + 27),
+                        ratio=Decimal(10),
+                        kind=BULL if bull else BEAR,
+                        call_price=_money(base * (Decimal("0.88") if bull else Decimal("1.12"))),
                     )
                 )
     return out
@@ -191,6 +231,10 @@ def warrant_price(market: MarketModel, w: Warrant, *, previous: bool = False) ->
     quote = market.quote(w.underlying)
     spot = quote.prev_close if previous else quote.last_done
     days = (w.expiry - local_date(Market.HK, market.clock())).days
+    if w.cbbc:
+        intrinsic = max(Decimal(0), spot - w.strike if w.call else w.strike - spot)
+        funding = w.strike * Decimal("0.04") * max(days, 0) / 365  # a year's funding at 4 %
+        return max(Decimal("0.01"), _money((intrinsic + funding) / w.ratio))
     return max(Decimal("0.01"), _money(premium(spot, w.strike, w.call, days) / w.ratio))
 
 
@@ -216,11 +260,11 @@ def warrant_quote(market: MarketModel, w: Warrant) -> Any:
             outstanding_ratio="12.50",
             outstanding_qty=10_000_000,
             conversion_ratio=text(w.ratio),
-            category="Call" if w.call else "Put",  # by name: the SDK reads "0" as Unknown
+            category=_KIND_NAMES[w.kind],  # by name: the SDK reads "0" as Unknown
             strike_price=text(w.strike),
             upper_strike_price="0",
             lower_strike_price="0",
-            call_price="0",
+            call_price=text(w.call_price),
             underlying_symbol=w.underlying,
         ),
     )
@@ -230,7 +274,7 @@ def filter_warrant(market: MarketModel, w: Warrant, language: int) -> Any:
     last, prev = warrant_price(market, w), warrant_price(market, w, previous=True)
     spot = market.quote(w.underlying).last_done
     name = ISSUERS[w.issuer - 1][1 + (1 if language == 1 else 2 if language == 2 else 0)]
-    kind = "Call" if w.call else "Put"
+    kind = _KIND_NAMES[w.kind]
     breakeven = w.strike + last * w.ratio if w.call else w.strike - last * w.ratio
     return quote_pb2.FilterWarrant(
         symbol=w.symbol,
@@ -242,22 +286,22 @@ def filter_warrant(market: MarketModel, w: Warrant, language: int) -> Any:
         turnover="0",
         expiry_date=ymd(w.expiry),
         strike_price=text(w.strike),
-        upper_strike_price="0",
-        lower_strike_price="0",
+        upper_strike_price="" if w.cbbc else "0",  # the SDK reads a CBBC's as none
+        lower_strike_price="" if w.cbbc else "0",
         outstanding_qty="10000000",
         outstanding_ratio="0.125",
         premium=text(_money(abs(breakeven - spot) / spot)),
         itm_otm=text(_money(((spot - w.strike) if w.call else (w.strike - spot)) / w.strike)),
-        implied_volatility="0.35",
-        delta="0.50" if w.call else "-0.50",
-        call_price="0",
-        to_call_price="0",
-        effective_leverage=text(_money(spot / (last * w.ratio) / 2)),
+        implied_volatility="" if w.cbbc else "0.35",  # a CBBC has neither
+        delta="" if w.cbbc else "0.50" if w.call else "-0.50",
+        call_price=text(w.call_price),
+        to_call_price=text(_money(abs(spot - w.call_price) / spot)) if w.cbbc else "0",
+        effective_leverage="" if w.cbbc else text(_money(spot / (last * w.ratio) / 2)),
         leverage_ratio=text(_money(spot / (last * w.ratio))),
         conversion_ratio=text(w.ratio),
         balance_point=text(_money(breakeven)),
         status=WARRANT_NORMAL,
-        type=0 if w.call else 1,
+        type=w.kind,
     )
 
 
@@ -271,12 +315,18 @@ def issuers() -> Any:
 
 
 __all__ = [
+    "BEAR",
+    "BULL",
+    "CALL",
+    "PUT",
     "WARRANT_NORMAL",
+    "WARRANT_UNDERLYINGS",
     "OptionContract",
     "Warrant",
     "expiry_dates",
     "filter_warrant",
     "has_options",
+    "has_warrants",
     "issuers",
     "option_quote",
     "option_symbol",

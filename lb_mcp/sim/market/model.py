@@ -6,9 +6,14 @@ rebuilding a depth book (bid 1 = last, ask 1 = one tick up) and notifying listen
 trades, intraday, candlesticks, sessions, trading days) is answered from that same state as frozen
 dataclasses holding ``Decimal`` prices and int epoch-second timestamps.
 
-Determinism: one ``random.Random(seed)`` drives the walk, symbols are visited in a fixed order, and
-time comes from the injected ``clock``; the same seed, clock and sequence of ``step()`` calls give
-identical prices. Fills of the simulated account are market trades too (:meth:`take`).
+Scale: a symbol's state is built on its first use (a query, a subscription, an order), so a universe
+of a thousand instruments costs nothing until asked for, and ``step()`` moves only the symbols in
+use.
+
+Determinism: each symbol has its own ``random.Random`` (seed, symbol), so its path does not depend
+on which other symbols are in use; time comes from the injected ``clock``; the same seed, clock and
+sequence of calls give identical prices. Fills of the simulated account are market trades too
+(:meth:`take`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
-from lb_mcp.sdk.enums import Market, OrderSide, Period, TradeDirection, TradeSession, TradeStatus
+from lb_mcp.sdk.enums import (
+    MARKET_TIMEZONES,
+    Market,
+    OrderSide,
+    Period,
+    TradeDirection,
+    TradeSession,
+    TradeStatus,
+)
 from lb_mcp.sim.market import candles, preroll
 from lb_mcp.sim.market.bars import Candle, History, MutableBar
 from lb_mcp.sim.market.book import broker_levels, build_book, consume
@@ -36,7 +49,13 @@ from lb_mcp.sim.market.sessions import (
     trading_days,
     trading_session,
 )
-from lb_mcp.sim.market.universe import UNIVERSE, Security, move_ticks, round_to_tick
+from lb_mcp.sim.market.universe import (
+    UNIVERSE,
+    WARRANT_UNDERLYINGS,
+    Security,
+    move_ticks,
+    round_to_tick,
+)
 from lb_mcp.sim.market.values import (
     BrokerLevel,
     Brokers,
@@ -52,12 +71,14 @@ from lb_mcp.sim.market.values import (
 _MAX_TRADES: Final = 1000
 _MAX_MINUTES: Final = 3 * 1440
 _WALK: Final = (-2, -1, -1, 0, 0, 0, 1, 1, 2)
+_PULL: Final = 0.15  # share of steps that move toward the previous close
 BAND: Final = Decimal("0.08")  # the walk stays within ±8 % of the previous close
 
 
 @dataclass
 class _State:
     sec: Security
+    rng: random.Random  # the symbol's own stream: values do not depend on which symbols are used
     last: Decimal
     prev_close: Decimal
     trade_date: date
@@ -72,6 +93,7 @@ class _State:
     bids: list[DepthLevel] = field(default_factory=list)
     ask_brokers: tuple[BrokerLevel, ...] = ()
     bid_brokers: tuple[BrokerLevel, ...] = ()
+    book_stale: bool = True  # rebuilt on demand (depth, brokers, fills), not on every step
     trades: deque[TradeTick] = field(default_factory=lambda: deque(maxlen=_MAX_TRADES))
     minutes: dict[int, MutableBar] = field(default_factory=dict)
     past_days: list[Candle] = field(default_factory=list)  # live days completed since start
@@ -81,6 +103,15 @@ class _State:
 
 
 Listener = Callable[[MarketEvent], None]
+
+
+def _derivatives(sec: Security) -> tuple[int, ...]:
+    """Static info ``stock_derivatives``: 1 options (US stocks, ETFs), 2 warrants (some HK)."""
+    if sec.quote_only:
+        return ()
+    if sec.market is Market.US:
+        return (1,)
+    return (2,) if sec.symbol in WARRANT_UNDERLYINGS else ()
 
 
 class MarketModel:
@@ -94,20 +125,32 @@ class MarketModel:
         self.seed = seed
         self.hours = Hours(hours)
         self.clock = clock
-        self._rng = random.Random(seed)
         self._listeners: list[Listener] = []
         start = clock()
         self.start_ts = start
         self.history = History(seed, self.hours, start)
+        # Built on first use (a query, a subscription, an order), never for the whole universe.
         self._states: dict[str, _State] = {}
-        for symbol in sorted(UNIVERSE):
-            sec = UNIVERSE[symbol]
-            drift = Decimal(str(round(self._rng.uniform(-0.01, 0.01), 4)))
-            last = round_to_tick(symbol, sec.base_price * (1 + drift))
-            state = _State(sec, last, sec.base_price, local_date(sec.market, start), int(start))
-            self._preroll(state, start)
-            self._rebuild_book(state)
-            self._states[symbol] = state
+
+    def _state(self, symbol: str) -> _State:
+        state = self._states.get(symbol)
+        if state is None:
+            state = self._states[symbol] = self._materialize(UNIVERSE[symbol])
+        return state
+
+    def _materialize(self, sec: Security) -> _State:
+        """A symbol's state on first use: its own seeded stream, today's pre-rolled session."""
+        now = self.clock()
+        rng = random.Random(f"lb-mcp-sim|{self.seed}|{sec.symbol}")
+        drift = Decimal(str(round(rng.uniform(-0.01, 0.01), 4)))
+        last = (
+            (sec.base_price * (1 + drift)).quantize(Decimal("0.01"))
+            if sec.quote_only
+            else round_to_tick(sec.symbol, sec.base_price * (1 + drift))
+        )
+        state = _State(sec, rng, last, sec.base_price, local_date(sec.market, now), int(now))
+        self._preroll(state, now)
+        return state
 
     def _preroll(self, state: _State, now: float) -> None:
         """Fill today's session from its open up to ``now``, ending at the start price (see
@@ -155,10 +198,16 @@ class MarketModel:
 
     @property
     def symbols(self) -> tuple[str, ...]:
+        """Every symbol of the universe."""
+        return tuple(UNIVERSE)
+
+    @property
+    def active_symbols(self) -> tuple[str, ...]:
+        """The symbols used so far (the ones ``step()`` moves)."""
         return tuple(self._states)
 
     def knows(self, symbol: str) -> bool:
-        return symbol in self._states
+        return symbol in UNIVERSE
 
     def is_trading(self, symbol: str, now: float | None = None) -> bool:
         """Whether ``symbol``'s market is in its regular (intraday) session at ``now``."""
@@ -172,35 +221,46 @@ class MarketModel:
     def step(self) -> None:
         """Advance every symbol whose market is open by one random-walk step."""
         now = self.clock()
-        for state in self._states.values():
-            if not self.is_trading(state.sec.symbol, now):
+        open_markets = {
+            market: session_at(market, now, self.hours) is TradeSession.Intraday
+            for market in MARKET_TIMEZONES
+        }
+        for state in list(self._states.values()):
+            if not open_markets.get(state.sec.market, False):
                 continue
             self._roll_day(state, now)
             symbol = state.sec.symbol
-            ticks = self._rng.choice(_WALK)
+            sec_quote_only = state.sec.quote_only
+            rng = state.rng
+            ticks = rng.choice(_WALK)
             if state.last > state.prev_close * (1 + BAND):
                 ticks = -abs(ticks) or -1
             elif state.last < state.prev_close * (1 - BAND):
                 ticks = abs(ticks) or 1
+            elif rng.random() < _PULL and state.last != state.prev_close:
+                # A gentle pull back toward the previous close: a day's range stays plausible
+                # and a resting order near the money gets its chance on either side.
+                ticks = -abs(ticks) if state.last > state.prev_close else abs(ticks)
             target = move_ticks(symbol, state.last, ticks)
             prints: list[TradeTick] = []
-            for i in range(self._rng.randint(1, 3)):
-                price = (
-                    target if i == 0 else move_ticks(symbol, target, self._rng.choice((-1, 0, 1)))
-                )
-                volume = state.sec.lot_size * self._rng.randint(1, 20)
+            for i in range(rng.randint(1, 3)):
+                price = target if i == 0 else move_ticks(symbol, target, rng.choice((-1, 0, 1)))
+                volume = state.sec.lot_size * rng.randint(1, 20)
                 prints.append(self._print(state, price, volume, int(now)))
-            self._rebuild_book(state)
-            self._emit(state, tuple(prints), brokers=state.sec.market is Market.HK)
+            state.book_stale = True
+            self._emit(
+                state, tuple(prints), brokers=state.sec.market is Market.HK and not sec_quote_only
+            )
 
     def take(
         self, symbol: str, side: OrderSide, quantity: int, limit: Decimal | None
     ) -> list[tuple[Decimal, int]]:
         """Consume visible liquidity for a fill: buys lift asks ≤ ``limit``, sells hit bids ≥
         ``limit`` (``None`` = any price). Returns the (price, quantity) fills, best first."""
-        state = self._states[symbol]
+        state = self._state(symbol)
         now = self.clock()
         self._roll_day(state, now)
+        self._book(state)
         book = state.asks if side is OrderSide.Buy else state.bids
         fills, remaining = consume(book, side, quantity, limit)
         if not fills:
@@ -278,19 +338,28 @@ class MarketModel:
             )
         )
 
-    def _rebuild_book(self, state: _State) -> None:
-        state.asks, state.bids = build_book(self._rng, state.sec, state.last)
+    def _book(self, state: _State) -> _State:
+        """The book around the last price, rebuilt if a step moved it. Its own stream, seeded by
+        (seed, symbol, sequence), so whether anyone looked at the book never changes the walk."""
+        if not state.book_stale:
+            return state
+        state.book_stale = False
+        if state.sec.quote_only:
+            return state  # an index has no order book
+        rng = random.Random(f"lb-mcp-sim|{self.seed}|{state.sec.symbol}|book|{state.sequence}")
+        state.asks, state.bids = build_book(rng, state.sec, state.last)
         if state.sec.market is Market.HK:
-            state.ask_brokers = broker_levels(self._rng, len(state.asks))
-            state.bid_brokers = broker_levels(self._rng, len(state.bids))
+            state.ask_brokers = broker_levels(rng, len(state.asks))
+            state.bid_brokers = broker_levels(rng, len(state.bids))
+        return state
 
     # ----------------------------------------------------------------- queries
 
     def security(self, symbol: str) -> Security:
-        return self._states[symbol].sec
+        return self._state(symbol).sec
 
     def quote(self, symbol: str) -> Quote:
-        s = self._states[symbol]
+        s = self._state(symbol)
         session = session_at(s.sec.market, self.clock(), self.hours)
         return Quote(
             symbol=symbol,
@@ -309,10 +378,10 @@ class MarketModel:
         )
 
     def last_price(self, symbol: str) -> Decimal:
-        return self._states[symbol].last
+        return self._state(symbol).last
 
     def static_info(self, symbol: str) -> StaticInfo:
-        sec = self._states[symbol].sec
+        sec = self._state(symbol).sec
         return StaticInfo(
             symbol=symbol,
             name_cn=sec.name_cn,
@@ -329,27 +398,29 @@ class MarketModel:
             eps_ttm=sec.eps_ttm,
             bps=sec.bps,
             dividend_yield=sec.dividend_yield,
-            stock_derivatives=(1,) if sec.market is Market.US else (),
+            stock_derivatives=_derivatives(sec),
             board=sec.board,
         )
 
     def depth(self, symbol: str) -> Depth:
-        s = self._states[symbol]
+        s = self._state(symbol)
+        self._book(s)
         return Depth(symbol, tuple(s.asks), tuple(s.bids))
 
     def brokers(self, symbol: str) -> Brokers:
         """Broker queues (HK only; other markets answer empty queues)."""
-        s = self._states[symbol]
+        s = self._state(symbol)
+        self._book(s)
         return Brokers(symbol, s.ask_brokers, s.bid_brokers)
 
     def trades(self, symbol: str, count: int) -> list[TradeTick]:
         """The ``count`` most recent trades, ascending in time."""
-        trades = self._states[symbol].trades
+        trades = self._state(symbol).trades
         return list(trades)[-count:] if count > 0 else []
 
     def intraday(self, symbol: str) -> list[IntradayLine]:
         """Today's minute lines (minutes with trades), ascending."""
-        s = self._states[symbol]
+        s = self._state(symbol)
         lines: list[IntradayLine] = []
         volume, turnover = 0, Decimal(0)
         for bar in s.minutes.values():
@@ -381,17 +452,17 @@ class MarketModel:
         )
 
     def live_minutes(self, symbol: str) -> list[Candle]:
-        return [bar.freeze() for bar in self._states[symbol].minutes.values()]
+        return [bar.freeze() for bar in self._state(symbol).minutes.values()]
 
     def live_days(self, symbol: str) -> list[Candle]:
         """Days completed since start, plus today's bar if anything traded today."""
-        s = self._states[symbol]
+        s = self._state(symbol)
         today = [self._day_bar(s)] if s.volume > 0 else []
         return [*s.past_days, *today]
 
     def anchor_close(self, symbol: str) -> Decimal:
         """The previous close at simulator start: where the synthetic history ends."""
-        return self._states[symbol].sec.base_price
+        return self._state(symbol).sec.base_price
 
     def candlesticks(self, symbol: str, period: Period | int, count: int) -> list[Candle]:
         """The latest ``count`` bars, ascending (synthetic past joined to live bars)."""

@@ -1,54 +1,52 @@
-"""Static facts about the simulated securities: names, lots, boards, tick grids and FX.
+"""The simulated instrument universe: every security the sandbox knows, loaded on first use.
 
-Prices are ``Decimal`` on an exchange tick grid (rest.md §9.3). The HK spread table bands are
-half-open on the left: a price exactly on a band edge belongs to the lower band (HKEX "up to and
-including"), so moving *up* from an edge uses the next band's tick.
+About a thousand instruments (US large caps and ETFs, HK index constituents with their board lots,
+a few dozen CN and SG names, quote-only indices) live in ``data/universe.csv`` inside the package
+(see :mod:`.catalog` for the columns). The file is read on the first lookup, never at import, so
+``lb-mcp serve`` starts as fast as before. Seven securities keep hand-written fundamentals
+(:data:`_DETAILED`). :meth:`Universe.extend` adds or replaces instruments from a user's file
+(``lb-mcp sim --universe FILE``, ``LB_MCP_SIM_UNIVERSE``). Everything is simulated data: names and
+lots are public facts (rows marked ``approximate`` are plausible guesses), prices are not quotes.
+
+Tick grids, :class:`Security` and FX live in :mod:`.instrument` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from importlib import resources
 from typing import Final
 
-from lb_mcp.sdk.enums import Market, market_of
+from lb_mcp.sim.market import catalog
+from lb_mcp.sim.market.instrument import (
+    FX_TO_HKD,
+    Security,
+    convert,
+    is_on_tick,
+    move_ticks,
+    round_to_tick,
+    tick_size,
+)
 
 D = Decimal
-
-
-@dataclass(frozen=True)
-class Security:
-    symbol: str
-    name_en: str
-    name_cn: str
-    name_hk: str
-    exchange: str
-    currency: str
-    lot_size: int
-    board: str
-    base_price: Decimal
-    total_shares: int
-    circulating_shares: int
-    hk_shares: int
-    eps: Decimal
-    eps_ttm: Decimal
-    bps: Decimal
-    dividend_yield: Decimal  # dividend per share, as the wire field means (protocol.md §5.5)
-    listing_date: str  # YYYYMMDD
-    im_factor: Decimal
-    mm_factor: Decimal
-    fm_factor: Decimal
-
-    @property
-    def market(self) -> Market:
-        return market_of(self.symbol)
-
-    def name(self, language: str = "en") -> str:
-        if language == "zh-CN":
-            return self.name_cn
-        if language == "zh-HK":
-            return self.name_hk
-        return self.name_en
+DATA_FILE: Final = "universe.csv"
+# HK stocks with simulated warrants and CBBCs (:mod:`.derivatives`). Their order fixes the
+# warrant codes (20000 + index × 100 ...): append only.
+WARRANT_UNDERLYINGS: Final = (
+    "5.HK",
+    "700.HK",
+    "9988.HK",
+    "3690.HK",
+    "1810.HK",
+    "1299.HK",
+    "388.HK",
+    "2318.HK",
+    "939.HK",
+    "1211.HK",
+    "9618.HK",
+)
 
 
 def _sec(
@@ -88,7 +86,8 @@ def _sec(
     )
 
 
-UNIVERSE: Final[dict[str, Security]] = {
+# The seven original securities, with real-looking fundamentals; they override their CSV rows.
+_DETAILED: Final[dict[str, Security]] = {
     s.symbol: s
     for s in (
         _sec(
@@ -185,28 +184,69 @@ UNIVERSE: Final[dict[str, Security]] = {
     )
 }
 
-# Rates into HKD (brief: USD/HKD 7.80, CNY/HKD ~1.08). CNH is the account-side name of CNY.
-FX_TO_HKD: Final[dict[str, Decimal]] = {
-    "HKD": D(1),
-    "USD": D("7.80"),
-    "CNY": D("1.08"),
-    "CNH": D("1.08"),
-}
 
-# HKEX spread table, part A: (upper bound inclusive, tick).
-_HK_SPREADS: Final[tuple[tuple[Decimal, Decimal], ...]] = (
-    (D("0.25"), D("0.001")),
-    (D("0.50"), D("0.005")),
-    (D("10"), D("0.01")),
-    (D("20"), D("0.02")),
-    (D("100"), D("0.05")),
-    (D("200"), D("0.10")),
-    (D("500"), D("0.20")),
-    (D("1000"), D("0.50")),
-    (D("2000"), D("1.00")),
-    (D("5000"), D("2.00")),
-    (D("9995"), D("5.00")),
-)
+class Universe(Mapping[str, Security]):
+    """Symbol → :class:`Security`, read from the package's data file on first access."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, Security] | None = None
+        self._extra: dict[str, Security] = {}
+        self.loads = 0  # how many times the built-in file was read (tests: not at import)
+
+    def _table(self) -> dict[str, Security]:
+        data = self._data
+        if data is None:
+            with self._lock:
+                if self._data is None:
+                    text = (resources.files("lb_mcp.sim.market") / "data" / DATA_FILE).read_text(
+                        encoding="utf-8"
+                    )
+                    table = {s.symbol: s for s in catalog.parse(text, DATA_FILE)}
+                    table.update(_DETAILED)
+                    table.update(self._extra)
+                    self.loads += 1
+                    self._data = table
+                data = self._data
+        return data
+
+    @property
+    def loaded(self) -> bool:
+        return self._data is not None
+
+    def __getitem__(self, symbol: str) -> Security:
+        return self._table()[symbol]
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._table()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def extend(self, securities: Iterable[Security]) -> int:
+        """Add or replace instruments (a user's file); returns how many. Process-wide."""
+        added = {s.symbol: s for s in securities}
+        with self._lock:
+            self._extra.update(added)
+            if self._data is not None:
+                self._data.update(added)
+        return len(added)
+
+    def extend_from(self, path: str) -> int:
+        """:meth:`extend` from a universe file; a bad row raises :class:`~.catalog.CatalogError`."""
+        return self.extend(catalog.load(path))
+
+    def reset(self) -> None:
+        """Forget user instruments (tests)."""
+        with self._lock:
+            self._extra.clear()
+            self._data = None
+
+
+UNIVERSE: Final = Universe()
 
 
 def security(symbol: str) -> Security | None:
@@ -218,61 +258,12 @@ def lot_size(symbol: str) -> int:
     return sec.lot_size if sec is not None else 1
 
 
-def _tick_for(market: Market, price: Decimal, *, upward: bool) -> Decimal:
-    if market is Market.HK:
-        for upper, tick in _HK_SPREADS:
-            # Upward moves from a band edge take the tick of the band above it.
-            if price < upper or (price == upper and not upward):
-                return tick
-        return _HK_SPREADS[-1][1]
-    if market is Market.US:
-        below_one = price < 1 or (price == 1 and not upward)
-        return D("0.0001") if below_one else D("0.01")
-    return D("0.01")
-
-
-def tick_size(symbol: str, price: Decimal) -> Decimal:
-    """The minimum price step that applies *at* ``price`` (used to validate limit prices)."""
-    return _tick_for(market_of(symbol), price, upward=False)
-
-
-def is_on_tick(symbol: str, price: Decimal) -> bool:
-    if price <= 0:
-        return False
-    return price % tick_size(symbol, price) == 0
-
-
-def round_to_tick(symbol: str, price: Decimal) -> Decimal:
-    """Round down onto the grid (never below the smallest tick)."""
-    tick = tick_size(symbol, price)
-    rounded = (price / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
-    return max(rounded, tick)
-
-
-def move_ticks(symbol: str, price: Decimal, ticks: int) -> Decimal:
-    """Move ``ticks`` steps along the grid (negative = down), crossing band edges correctly."""
-    market = market_of(symbol)
-    for _ in range(abs(ticks)):
-        if ticks > 0:
-            price += _tick_for(market, price, upward=True)
-        else:
-            step = _tick_for(market, price, upward=False)
-            if price - step <= 0:
-                break
-            price -= step
-    return price
-
-
-def convert(amount: Decimal, from_ccy: str, to_ccy: str) -> Decimal:
-    if from_ccy == to_ccy:
-        return amount
-    return amount * FX_TO_HKD[from_ccy] / FX_TO_HKD[to_ccy]
-
-
 __all__ = [
     "FX_TO_HKD",
     "UNIVERSE",
+    "WARRANT_UNDERLYINGS",
     "Security",
+    "Universe",
     "convert",
     "is_on_tick",
     "lot_size",

@@ -196,7 +196,7 @@ class QuoteExtras:
             w
             for w in dv.warrants(self.market)
             if w.underlying == underlying
-            and (not types or (0 if w.call else 1) in types)
+            and (not types or w.kind in types)
             and (not issuer_ids or w.issuer in issuer_ids)
             and (not months or any(a <= _months_left(w.expiry, today) < b for a, b in months))
             and (not bounds or (1 if _in_the_money(self.market, w) else 2) in bounds)

@@ -120,7 +120,7 @@ async def security_list(state: ApiState, call: Call) -> object:
         "list": [
             {"symbol": s.symbol, "name_cn": s.name_cn, "name_hk": s.name_hk, "name_en": s.name_en}
             for s in UNIVERSE.values()
-            if s.market.value == market and market == "US"
+            if s.market.value == market and market == "US" and not s.quote_only
         ]
     }
 
@@ -177,7 +177,7 @@ def _describe(temperature: int) -> str:
 async def market_temperature(state: ApiState, call: Call) -> object:
     market = _market(call)
     changes: list[Decimal] = []
-    for symbol in state.market.symbols:
+    for symbol in state.market.active_symbols:  # the ones in use: never the whole universe
         quote = state.market.quote(symbol)
         if UNIVERSE[symbol].market is market and quote.prev_close > 0:
             changes.append((quote.last_done - quote.prev_close) / quote.prev_close)

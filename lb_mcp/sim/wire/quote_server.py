@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from websockets.exceptions import ConnectionClosed
+
 from lb_mcp.sdk.enums import MARKET_TIMEZONES, Market, Period, SubType, TradeSession, TradeSessions
-from lb_mcp.sdk.wire.codec import decode_message
+from lb_mcp.sdk.wire.codec import Push, decode_message
+from lb_mcp.sdk.wire.codec import serialize as codec_serialize
 from lb_mcp.sdk.wire.commands import QuoteCommand as Q
 from lb_mcp.sdk.wire.commands import Status
 from lb_mcp.sdk.wire.proto import quote_pb2
@@ -359,10 +362,15 @@ class QuoteServer(SocketServer):
     async def flood(self, symbols: int, seconds: float) -> int:
         """Benchmark only: PushQuote, as fast as the sockets drain, for ``seconds`` (≤ 60) for
         the first ``symbols`` known symbols (sorted) that some connection subscribed to QUOTE.
-        Returns how many pushes were queued. One flood at a time; never runs by itself."""
+        Returns how many pushes were queued. One flood at a time; never runs by itself.
+
+        Frames are pre-encoded: each symbol's PushQuote body is serialized once, and a push is
+        that body plus its ``sequence`` field (protobuf takes fields in any order) in a
+        WebSocket binary frame written straight to the transport, in batches, so the flood
+        measures the client rather than the simulator's encoder."""
         if self._flooding:
             raise RuntimeError("a flood is already running")
-        templates: dict[str, Any] = {}
+        bodies: dict[str, bytes] = {}
         deadline = time.monotonic() + min(max(seconds, 0.0), MAX_FLOOD_S)
         sent = 0
         self._flooding = True
@@ -372,22 +380,28 @@ class QuoteServer(SocketServer):
                 if not plan:
                     await asyncio.sleep(0.01)  # nobody subscribed (yet)
                     continue
-                for _ in range(16):
-                    for symbol, conns in plan:
-                        message = templates.get(symbol)
-                        if message is None:
-                            message = templates[symbol] = wire.push_quote(
-                                self.market.quote(symbol), 0
-                            )
-                        self._extra[symbol] = self._extra.get(symbol, 0) + 1
-                        message.sequence = self.sequence(symbol)
-                        message.timestamp = int(self.host.clock())
-                        payload = serialize(message)
-                        for conn in conns:
-                            conn.push(Q.PushQuoteData, payload)
-                        sent += len(conns)
-                for conn in {c for _, conns in plan for c in conns}:
-                    await conn.drained()
+                batches: dict[Connection, list[bytes]] = {}
+                for symbol, conns in plan:
+                    body = bodies.get(symbol)
+                    if body is None:
+                        template = wire.push_quote(self.market.quote(symbol), 0)
+                        body = bodies[symbol] = serialize(template)
+                    base = self.sequence(symbol)
+                    frames = [_quote_frame(body, base + n) for n in range(1, _FLOOD_ROUND + 1)]
+                    self._extra[symbol] = self._extra.get(symbol, 0) + _FLOOD_ROUND
+                    for conn in conns:
+                        batches.setdefault(conn, []).extend(frames)
+                        sent += _FLOOD_ROUND
+                for conn, frames in batches.items():
+                    # Only between the writer's messages (nothing of its may be cut in two),
+                    # and never past the deadline: a reader that stopped reading ends the flood.
+                    if conn.authenticated and await _before(deadline, conn.drained()):
+                        conn.ws.transport.write(b"".join(frames))
+                    else:
+                        sent -= len(frames)
+                for conn in batches:
+                    if not await _before(deadline, conn.ws.drain()):
+                        break
         finally:
             self._flooding = False
         return sent
@@ -401,6 +415,41 @@ class QuoteServer(SocketServer):
                 if SubType.Quote in types and self.market.knows(symbol):
                     wanted.setdefault(symbol, []).append(conn)
         return [(symbol, wanted[symbol]) for symbol in sorted(wanted)[:limit]]
+
+
+_FLOOD_ROUND: Final = 32  # pushes per symbol per written batch
+
+
+async def _before(deadline: float, waiter: Coroutine[Any, Any, None]) -> bool:
+    """Await ``waiter`` until the monotonic ``deadline``; False if it did not finish."""
+    try:
+        await asyncio.wait_for(waiter, max(0.0, deadline - time.monotonic()))
+    except (TimeoutError, ConnectionClosed):
+        return False
+    return True
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SEQUENCE_FIELD: Final = quote_pb2.PushQuote.DESCRIPTOR.fields_by_name["sequence"].number
+_SEQUENCE_TAG: Final = _varint(_SEQUENCE_FIELD << 3)  # wire type 0 (varint)
+_PUSH_HEAD: Final = codec_serialize(Push(Q.PushQuoteData, b""))[:2]
+
+
+def _quote_frame(body: bytes, sequence: int) -> bytes:
+    """One PushQuote packet (``body`` + its sequence) in an unmasked WebSocket binary frame."""
+    payload = body + _SEQUENCE_TAG + _varint(sequence)
+    packet = _PUSH_HEAD + len(payload).to_bytes(3, "big") + payload
+    size = len(packet)
+    head = bytes((0x82, size)) if size < 126 else b"\x82\x7e" + size.to_bytes(2, "big")
+    return head + packet
 
 
 def _period(value: int) -> Period | None:
