@@ -105,11 +105,11 @@ async def test_warrants_are_listed_filtered_sorted_and_quoted(
     assert issuers[0].name_en == "Simulated Bank"
 
     listed = await ctx.warrant_list("700.HK", WarrantSortBy.LastDone, SortOrderType.Descending)
-    assert len(listed) == 10
+    assert len(listed) == 20  # calls, puts, bulls and bears of the sandbox universe
     prices = [w.last_done for w in listed]
     assert prices == sorted(prices, reverse=True)
     assert all(w.status is WarrantStatus.Normal for w in listed)
-    assert {w.warrant_type for w in listed} == {WarrantType.Call, WarrantType.Put}
+    assert {WarrantType.Call, WarrantType.Put} <= {w.warrant_type for w in listed}
 
     calls = await ctx.warrant_list(
         "700.HK", WarrantSortBy.StrikePrice, SortOrderType.Ascending, [WarrantType.Call], [2, 3]
@@ -137,7 +137,9 @@ async def test_warrants_are_listed_filtered_sorted_and_quoted(
         SortOrderType.Ascending,
         price_type=[FilterWarrantInOutBoundsType.In],
     )
-    assert in_money == []
+    # Calls and puts sit 10 % out of the money; the CBBCs (bull/bear) are in it.
+    assert len(in_money) == 10
+    assert {w.warrant_type for w in in_money} == {WarrantType.Bull, WarrantType.Bear}
     # Issuer n's warrants expire 90 n + 27 days after the first of this month (2025-11-01).
     by_expiry = {
         bucket: await ctx.warrant_list(
@@ -149,7 +151,7 @@ async def test_warrants_are_listed_filtered_sorted_and_quoted(
     assert {w.expiry_date for w in by_expiry[FilterWarrantExpiryDate.Between_3_6]} == {
         date(2026, 2, 26)
     }
-    assert sum(len(v) for v in by_expiry.values()) == 10
+    assert sum(len(v) for v in by_expiry.values()) == 20
     suspended = await ctx.warrant_list(
         "700.HK", WarrantSortBy.Status, SortOrderType.Ascending, status=[WarrantStatus.Suspend]
     )
@@ -257,7 +259,9 @@ async def test_security_list_and_market_temperature(
 ) -> None:
     _, ctx = sim_ctx
     rows = await ctx.security_list(Market.US, SecurityListCategory.Overnight)
-    assert {r.symbol for r in rows} == {"AAPL.US", "TSLA.US", "NVDA.US"}
+    symbols = {r.symbol for r in rows}
+    assert {"AAPL.US", "TSLA.US", "NVDA.US"} <= symbols
+    assert all(s.endswith(".US") for s in symbols)
     assert await ctx.security_list(Market.HK) == []
 
     now = await ctx.market_temperature(Market.HK)

@@ -49,6 +49,10 @@ async def sim_ctx() -> AsyncIterator[tuple[Simulator, QuoteContext, Clock]]:
             yield sim, ctx, clock
 
 
+def _ohlc(bar: Candlestick) -> tuple[object, ...]:
+    return (bar.timestamp, bar.open, bar.high, bar.low, bar.close)
+
+
 def _same_bar(ours: Candlestick, pulled: Candlestick) -> None:
     assert ours.timestamp == pulled.timestamp
     assert (ours.open, ours.high, ours.low, ours.close) == (
@@ -83,7 +87,14 @@ async def test_minute_bars_built_from_trade_pushes_match_a_fresh_pull(
     clock.now += 60  # the next minute: the bar in progress is closed, a new one opens
     seen = len(pushes.items)
     sim.market.step()
-    events = await pushes.wait_for(lambda items: any(not p.is_confirmed for _, p in items[seen:]))
+    pulled_bar = (await ctx.candlesticks("700.HK", Period.Min_1, 1))[0]
+
+    def settled(items: list[tuple[str, PushCandlestick]]) -> bool:
+        # One step can print several times: wait until the pushed bar caught up with the sim's.
+        opened = [p.candlestick for _, p in items[seen:] if not p.is_confirmed]
+        return bool(opened) and _ohlc(opened[-1]) == _ohlc(pulled_bar)
+
+    events = await pushes.wait_for(settled)
     confirmed = [p for _, p in events[seen:] if p.is_confirmed]
     assert confirmed and confirmed[0].candlestick.timestamp == ours[-1].timestamp
     new_bar = [p for _, p in events[seen:] if not p.is_confirmed][-1].candlestick

@@ -140,7 +140,9 @@ async def test_the_simulator_pushes_new_then_canceled_for_an_order_placed_over_r
                     OrderSide.Buy,
                     Decimal(100),
                     TimeInForceType.Day,
-                    submitted_price=(quote * Decimal("0.8")).quantize(Decimal("0.1")),
+                    submitted_price=(quote * Decimal("0.8")).quantize(
+                        Decimal("1")
+                    ),  # on every HK tick grid,
                 )
                 await changes.wait_for(
                     lambda items: any(c.order_id == placed.order_id for c in items)

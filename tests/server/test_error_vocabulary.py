@@ -184,7 +184,12 @@ async def test_order_status_filter_takes_the_names_a_person_uses(tmp_path: Path)
     async with running_sim() as sim:
         server = make_server(sim, settings_for(tmp_path, **AUTO_LIMITS))
         async with Client(server, mode="legacy") as client:
-            order = {"symbol": "700.HK", "side": "Buy", "quantity": "100", "price": "420"}
+            order = {
+                "symbol": "700.HK",
+                "side": "Buy",
+                "quantity": "100",
+                "price": "405",
+            }  # at the ask
             placed = await client.call_tool("submit_order", order)
             assert placed.structured_content["status"] == "placed"
             filled = await client.call_tool("today_orders", {"status": ["Filled"]})

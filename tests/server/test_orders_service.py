@@ -30,6 +30,8 @@ from .orders_support import (
 pytestmark = pytest.mark.anyio
 
 BUY_700 = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("402"))
+# Below the seeded book's bid, so it rests as New.
+RESTING_700 = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("390"))
 # The order of the statuses a plain limit buy passes through (none may come back).
 _LIFECYCLE = [
     OrderStatus.WaitToNew,
@@ -52,7 +54,7 @@ async def test_auto_confirmation_places_exactly_the_order_once_and_audits_it(
         [trade] = trades
         with anyio.fail_after(5):
             await trade.subscribed.wait()  # the auditor hears this order's pushes
-        prepared = await rig.service.prepare(Action.SUBMIT, BUY_700)
+        prepared = await rig.service.prepare(Action.SUBMIT, RESTING_700)
         outcome = await rig.service.decide(prepared)
         placed = our_orders(rig.sim)
         assert outcome.order_id is not None
@@ -60,7 +62,7 @@ async def test_auto_confirmation_places_exactly_the_order_once_and_audits_it(
             await trade.pushed_status(outcome.order_id, placed[0].status)
     assert outcome.status is Status.PLACED
     assert [(o.order_id, o.symbol, o.quantity, o.price) for o in placed] == [
-        (outcome.order_id, "700.HK", Decimal(100), Decimal("402"))
+        (outcome.order_id, "700.HK", Decimal(100), Decimal("390"))
     ]
     assert placed[0].client_request_id == outcome.intent_id
     records = _audit(tmp_path)

@@ -117,6 +117,7 @@ class QuoteFeed:
         # One entry per period keeps the delivery path's lookup by key unchanged.
         for period in Period:
             self.set_callback(CandleTopic(period), callback)
+            self.set_callback(CandleTopic(period, confirmed=True), callback)
 
     async def close(self) -> None:
         tasks = [t for t in (self._dispatcher, self._refresher) if t is not None]
@@ -195,7 +196,8 @@ class QuoteFeed:
         # Built bars go out whatever the symbol's own quote/trade subscription.
         go_on = True
         for event in candles:
-            go_on = self._deliver(symbol, CandleTopic(event.period), event) and go_on
+            topic = CandleTopic(event.period, event.is_confirmed)
+            go_on = self._deliver(symbol, topic, event) and go_on
         return go_on
 
     def _judge(

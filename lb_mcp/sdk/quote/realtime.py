@@ -49,6 +49,9 @@ class CandleTopic:
     """The push kind of built candlesticks of one period (the feed's key next to ``SubType``)."""
 
     period: Period
+    # A closed bar is an event, not state: its own key keeps the next bar of a consumer that
+    # is behind from coalescing it away.
+    confirmed: bool = False
 
 
 # ---------------------------------------------------------------------------- candlesticks
