@@ -51,12 +51,14 @@ class ToolFailure(Exception):
         *,
         retryable: bool = False,
         broker_code: int | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
         self.broker_code = broker_code
+        self.retry_after_s = retry_after_s
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"
@@ -69,6 +71,8 @@ class ToolFailure(Exception):
         }
         if self.broker_code is not None:
             out["broker_code"] = self.broker_code
+        if self.retry_after_s is not None:
+            out["retry_after_s"] = self.retry_after_s
         return out
 
 
@@ -136,6 +140,7 @@ def map_exception(exc: BaseException) -> ToolFailure:
             f"the broker rate limit was hit; wait {exc.retry_after_s:g} s and retry",
             retryable=True,
             broker_code=exc.code,
+            retry_after_s=exc.retry_after_s,
         )
     if isinstance(exc, OrderError):
         return ToolFailure(
