@@ -26,7 +26,8 @@ from lb_mcp.server.output import (
     UtcTime,
     parse_symbols,
 )
-from lb_mcp.server.streams.store import MAX_SYMBOLS, QuoteEntry, quote_uri, with_age
+from lb_mcp.server.streams.freshness import judge, stale_symbols
+from lb_mcp.server.streams.store import MAX_SYMBOLS, QuoteEntry, quote_uri
 
 MAX_WAIT_S = 30
 
@@ -43,12 +44,14 @@ class StreamQuoteOut(Out):
     trade_status: str
     timestamp: UtcTime = Field(description="exchange time of this quote")
     age_s: float = Field(description="seconds since the exchange timestamp")
+    stale: bool = Field(description="market open but no update for a while: the feed may be mute")
     seq: int
     updates: int = Field(description="updates of this symbol seen since subscribing")
     uri: str
 
     @classmethod
     def from_entry(cls, e: QuoteEntry, now: datetime) -> StreamQuoteOut:
+        age_s, stale = judge(e.symbol, e.timestamp, e.received_at, now)
         return cls(
             symbol=e.symbol,
             last_done=e.last_done,
@@ -60,7 +63,8 @@ class StreamQuoteOut(Out):
             turnover=e.turnover,
             trade_status=e.trade_status,
             timestamp=e.timestamp,
-            age_s=with_age(e, now),
+            age_s=age_s,
+            stale=stale,
             seq=e.seq,
             updates=e.updates,
             uri=quote_uri(e.symbol),
@@ -71,6 +75,7 @@ class SubscriptionsResult(Out):
     symbols: list[str]
     count: int
     limit: int = Field(description="the broker's cap on subscribed symbols per connection")
+    stale: list[str] = Field(description="subscribed symbols whose feed looks mute (recovering)")
 
 
 class PollResult(Out):
@@ -79,6 +84,7 @@ class PollResult(Out):
     missed: int = Field(description="intermediate updates coalesced away (latest kept)")
     reset: bool = Field(description="the cursor was unknown; all latest quotes were returned")
     subscribed: int
+    stale: list[str] = Field(description="subscribed symbols whose feed looks mute (recovering)")
 
 
 async def subscribe_symbols(app: AppContext, symbols: list[str]) -> list[str]:
@@ -168,6 +174,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
                 missed=changes.missed,
                 reset=changes.reset,
                 subscribed=len(app.streams.symbols),
+                stale=stale_symbols(app.streams),
             )
             size = len(compact(result.model_dump(mode="json")))
             if size <= room or limit == 1:
@@ -178,7 +185,9 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
 def _subs(app: AppContext) -> SubscriptionsResult:
     symbols = app.streams.symbols
-    return SubscriptionsResult(symbols=symbols, count=len(symbols), limit=MAX_SYMBOLS)
+    return SubscriptionsResult(
+        symbols=symbols, count=len(symbols), limit=MAX_SYMBOLS, stale=stale_symbols(app.streams)
+    )
 
 
 __all__ = ["StreamQuoteOut", "register", "subscribe_symbols"]
