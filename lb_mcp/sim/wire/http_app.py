@@ -59,6 +59,8 @@ class ApiState:
     online: Callable[[], int] = lambda: 0
     # Bearer tokens issued by the simulator's authorization server (lb_mcp.sim.oauth).
     bearer_valid: Callable[[str], bool] = lambda _token: False
+    # (code, message) while the token is revoked (lb_mcp.sim.faults), checked after the signature.
+    revoked: Callable[[], tuple[int, str] | None] = lambda: None
     watchlist: WatchlistBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +129,8 @@ def _authenticate(state: ApiState, request: Request, path: str, query: str, body
         raise SimError(403201, "signature invalid", 403)
     if not hmac.compare_digest(authorization, state.access_token):
         raise SimError(401003, "token expired", 401)
+    if (revoked := state.revoked()) is not None:
+        raise SimError(revoked[0], revoked[1], 401)
 
 
 def _parse_body(body: bytes) -> dict[str, Any]:
