@@ -15,6 +15,7 @@ from lb_mcp.sdk.enums import OrderSide, OrderType, SubType, TimeInForceType, Top
 from lb_mcp.sdk.errors import AuthError
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sdk.trade.context import TradeContext
+from lb_mcp.sdk.trade.models import PushOrderChanged
 from lb_mcp.sim import Simulator
 from lb_mcp.sim.faults import TradePushShaper
 from lb_mcp.sim.faults.admin import apply_plan
@@ -57,23 +58,25 @@ async def test_token_revoked_mid_session_on_http_and_socket() -> None:
 
 
 async def test_mute_feed_stops_pushes_but_answers_requests() -> None:
-    async with Simulator(seed=7, tick=False) as sim:
-        async with QuoteContext(sim.config, options=fast_options()) as ctx:
-            got: list[str] = []
-            ctx.set_on_quote(lambda symbol, push: got.append(symbol))
-            with anyio.fail_after(10):
-                await ctx.subscribe(["700.HK"], [SubType.Quote], is_first_push=False)
-                while not got:
-                    sim.market.step()
-                    await asyncio.sleep(0.01)
-                apply_plan(sim.faults.plan, {"mute_quotes": "1"})
-                got.clear()
-                for _ in range(50):
-                    sim.market.step()
-                await asyncio.sleep(0.2)
-                assert got == []
-                assert sim.faults.plan.counts["muted"] > 0
-                assert (await ctx.quote(["700.HK"]))[0].symbol == "700.HK"  # still answers
+    async with (
+        Simulator(seed=7, tick=False) as sim,
+        QuoteContext(sim.config, options=fast_options()) as ctx,
+    ):
+        got: list[str] = []
+        ctx.set_on_quote(lambda symbol, push: got.append(symbol))
+        with anyio.fail_after(10):
+            await ctx.subscribe(["700.HK"], [SubType.Quote], is_first_push=False)
+            while not got:
+                sim.market.step()
+                await asyncio.sleep(0.01)
+            apply_plan(sim.faults.plan, {"mute_quotes": "1"})
+            got.clear()
+            for _ in range(50):
+                sim.market.step()
+            await asyncio.sleep(0.2)
+            assert got == []
+            assert sim.faults.plan.counts["muted"] > 0
+            assert (await ctx.quote(["700.HK"]))[0].symbol == "700.HK"  # still answers
 
 
 def test_trade_push_shaper_is_seeded_and_counts() -> None:
@@ -95,12 +98,19 @@ async def test_trade_pushes_are_shaped_on_the_wire() -> None:
         apply_plan(sim.faults.plan, {"trade_dup": "1"})
         async with TradeContext(sim.config, ws_options=fast_options()) as trade:
             seen: list[str] = []
-            trade.set_on_order_changed(lambda change: seen.append(change.order_id))
+            twice = asyncio.Event()
+
+            def on_change(change: PushOrderChanged) -> None:
+                seen.append(change.order_id)
+                if len(seen) >= 2 and len(set(seen)) < len(seen):
+                    twice.set()
+
+            trade.set_on_order_changed(on_change)
             with anyio.fail_after(10):
                 await trade.subscribe([TopicType.Private])
                 placed = await trade.submit_order("700.HK", OrderType.LO, OrderSide.Buy,
                                                   Decimal(100), TimeInForceType.Day,
                                                   submitted_price=Decimal("1.0"))  # fmt: skip
-                while seen.count(placed.order_id) < 2:
-                    await asyncio.sleep(0.01)
+                await twice.wait()
+        assert seen.count(placed.order_id) >= 2
         assert sim.faults.plan.trade.counts["duplicated"] >= 1

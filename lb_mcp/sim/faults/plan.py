@@ -98,6 +98,10 @@ class FaultPlan:
         self.counts["conn_limit_refused"] += 1
         return CONN_LIMIT_CODE, f"connections limitation is hit, limit = {limit}, online = {limit}"
 
+    @property
+    def engaged(self) -> bool:
+        return bool(self.conn_limit or self.revoked or self.mute_quotes or self.trade.active)
+
     def as_dict(self) -> dict[str, Any]:
         t = self.trade
         return {

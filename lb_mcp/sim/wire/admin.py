@@ -130,7 +130,7 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
             "pings": current.pings,
             "reject_reconnect": current.reject_reconnect,
             "stall": sorted(current.stalled),
-            **current.plan.as_dict(),
+            **(current.plan.as_dict() if current.plan.engaged else {}),
         }
 
     async def withheld(state: ApiState, call: Call) -> object:
