@@ -127,6 +127,13 @@ def map_exception(exc: BaseException) -> ToolFailure:
         if not getattr(exc, "terminal", True):
             return ToolFailure("UPSTREAM_UNAVAILABLE", f"{text}", retryable=True)
         return ToolFailure("AUTH_FAILED", f"{text}; the human must sign in again. Do not retry.")
+    if isinstance(exc, AuthError) and "connections limitation" in exc.message:
+        return ToolFailure(  # terminal: name limit/online so the human knows what to close
+            "CONNECTION_LIMIT",
+            f"{clean_text(exc.message, 120)}; close other Longbridge sessions of this account "
+            "and restart the server. Do not retry.",
+            broker_code=exc.code,
+        )
     if isinstance(exc, AuthError):
         return ToolFailure(
             "AUTH_FAILED",

@@ -16,6 +16,7 @@ from lb_mcp.sdk.errors import AuthError
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.trade.models import PushOrderChanged
+from lb_mcp.server.errors import map_exception
 from lb_mcp.sim import Simulator
 from lb_mcp.sim.faults import TradePushShaper
 from lb_mcp.sim.faults.admin import apply_plan
@@ -37,6 +38,9 @@ async def test_connection_limit_at_auth_is_terminal_and_named() -> None:
                 await ctx.quote(["700.HK"])
         assert "connections limitation is hit, limit = 10, online = 10" in caught.value.message
         assert sim.faults.plan.counts["conn_limit_refused"] <= 2  # no reconnect loop
+        failure = map_exception(caught.value)
+        assert failure.code == "CONNECTION_LIMIT" and "limit = 10" in failure.message
+        assert not failure.retryable
 
 
 async def test_token_revoked_mid_session_on_http_and_socket() -> None:

@@ -1,0 +1,319 @@
+"""Reliability soak suite: the acceptance table of reliability.md §6 against real processes.
+
+Run: ``.venv/bin/python bench/soak/run.py [--quick] [--rows 3,5,7]``. Starts ``lb-mcp sim``
+and ``lb-mcp serve`` (stdio, live mode against the sim) as subprocesses on 127.0.0.1 only,
+with HOME / state dirs in a temporary folder, drives faults through the sim's signed admin API
+(``/sim/admin/faults``) and prints one line per row: its numbers and PASS / FAIL against the
+table's threshold. Rows this suite does not drive yet print ``NOT RUN`` with the reason (they
+count as failures: the table is not met until they run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.streams.buffered import BufferedByteReceiveStream
+from mcp import Client, StdioServerParameters
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from lb_mcp.sdk.transport.signing import LongbridgeAuth  # noqa: E402
+
+LB_MCP = str(Path(sys.executable).with_name("lb-mcp"))
+Row = Callable[["Ctx"], Awaitable[tuple[bool, str]]]
+
+
+class Ctx:
+    def __init__(self, quick: bool, tmp: Path) -> None:
+        self.quick = quick
+        self.tmp = tmp
+
+
+@asynccontextmanager
+async def sim(push_rate: float = 0) -> AsyncIterator[dict[str, str]]:
+    proc = await anyio.open_process(
+        [LB_MCP, "sim", "--seed", "7", "--push-rate", str(push_rate)],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = BufferedByteReceiveStream(proc.stdout)
+        env: dict[str, str] = {}
+        with anyio.fail_after(30):
+            while (line := (await lines.receive_until(b"\n", 4096)).decode()) != "READY":
+                key, _, value = line.partition("=")
+                env[key] = value
+        yield env
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            with anyio.move_on_after(10):
+                await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+        await proc.aclose()
+
+
+def admin(env: dict[str, str]) -> Any:
+    import httpx
+
+    token = env["LONGBRIDGE_ACCESS_TOKEN"]
+    auth = LongbridgeAuth(
+        app_key=env["LONGBRIDGE_APP_KEY"],
+        app_secret=env["LONGBRIDGE_APP_SECRET"],
+        access_token=lambda: token,
+    )
+    return httpx.AsyncClient(base_url=env["LONGBRIDGE_HTTP_URL"], auth=auth, timeout=60)
+
+
+def serve_params(ctx: Ctx, sim_env: dict[str, str], **extra: str) -> StdioServerParameters:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LONGBRIDGE_", "LB_MCP_"))}
+    home = ctx.tmp / f"home{random.randrange(10**9)}"
+    home.mkdir()
+    env.update(sim_env)
+    env.update(HOME=str(home), XDG_STATE_HOME=str(home / "state"),
+               LB_MCP_STATE_DIR=str(home / "lb"), **extra)  # fmt: skip
+    return StdioServerParameters(command=LB_MCP, args=["serve"], env=env)
+
+
+def structured(result: Any) -> dict[str, Any]:
+    return dict(result.structured_content or {})
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+async def row3(ctx: Ctx) -> tuple[bool, str]:
+    """Connected-but-mute during an open session: stale + age_s within 60 s; recovered."""
+    stale_after = 5.0 if ctx.quick else 60.0
+    symbol = "AAPL.US"
+    from datetime import UTC, datetime
+
+    from lb_mcp.server.streams.freshness import session_open
+
+    if not session_open(symbol, datetime.now(UTC)):
+        return False, f"NOT RUN: {symbol}'s session is closed now (the row needs an open session)"
+    async with sim(push_rate=20) as env, admin(env) as http:
+        params = serve_params(ctx, env, LB_MCP_STALE_AFTER_S=str(stale_after))
+        async with Client(params, mode="legacy") as client:
+            r = await client.call_tool("subscribe", {"symbols": [symbol]})
+            assert not r.is_error, r
+            await anyio.sleep(1.0)
+            await http.post("/sim/admin/faults", params={"mute_quotes": "1"})
+            muted_at = time.monotonic()
+            flagged = None
+            while time.monotonic() - muted_at < stale_after + 30:
+                subs = structured(await client.call_tool("subscriptions", {}))
+                if symbol in subs.get("stale", []):
+                    flagged = time.monotonic() - muted_at
+                    break
+                await anyio.sleep(0.5)
+            poll = structured(await client.call_tool("poll_quotes", {"cursor": 0}))
+            ages = [u["age_s"] for u in poll.get("updates", [])]
+            await anyio.sleep(6)  # the watchdog's next pass recovers
+            state = (await http.get("/sim/admin/state")).json()
+    counts = state.get("data", state).get("quote_counts", {})
+    ok = flagged is not None and flagged <= stale_after + 6
+    return ok, (f"time to flag {flagged if flagged is None else round(flagged, 1)} s "
+                f"(stale_after {stale_after:g} s, need <= 60 s); age_s in poll {ages[:1]}; "
+                f"sim quote counts {counts}")  # fmt: skip
+
+
+async def row5(ctx: Ctx) -> tuple[bool, str]:
+    """100 concurrent trade-endpoint tool calls: every one answers <= 1 s (ok or RATE_LIMITED)."""
+    n = 40 if ctx.quick else 100
+    async with sim() as env, Client(serve_params(ctx, env), mode="legacy") as client:
+        await client.call_tool("account_balance", {})  # connect before timing
+        times: list[float] = []
+        codes: dict[str, int] = {}
+
+        async def one() -> None:
+            t = time.perf_counter()
+            r = await client.call_tool("account_balance", {})
+            times.append(time.perf_counter() - t)
+            code = "ok" if not r.is_error else structured(r)["error"]["code"]
+            codes[code] = codes.get(code, 0) + 1
+            if r.is_error:
+                err = structured(r)["error"]
+                assert err["retryable"] and err.get("retry_after_s", 0) > 0, err
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(n):
+                tg.start_soon(one)
+    p99 = statistics.quantiles(times, n=100)[98]
+    p50 = statistics.median(times)
+    text = f"{n} concurrent account_balance: p50 {p50:.2f} s, p99 {p99:.2f} s, "
+    return p99 <= 1.0, text + f"max {max(times):.2f} s (need p99 <= 1 s); results {codes}"
+
+
+async def row6(ctx: Ctx) -> tuple[bool, str]:
+    """Connection limit at AUTH (once) + concurrent calls at start: 1 quote socket, terminal."""
+    n = 30 if ctx.quick else 100
+    async with sim() as env, admin(env) as http:
+        await http.post("/sim/admin/faults", params={"conn_limit": "10", "conn_limit_times": "0"})
+        codes: dict[str, int] = {}
+        texts: set[str] = set()
+        async with Client(serve_params(ctx, env), mode="legacy") as client:
+
+            async def one() -> None:
+                r = await client.call_tool("quote", {"symbols": ["700.HK"]})
+                code = "ok" if not r.is_error else structured(r)["error"]["code"]
+                codes[code] = codes.get(code, 0) + 1
+                if r.is_error:
+                    texts.add(structured(r)["error"]["message"][:90])
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(n):
+                    tg.start_soon(one)
+            state = (await http.get("/sim/admin/state")).json()
+            faults = (await http.post("/sim/admin/faults")).json()
+    data = state.get("data", state)
+    attempts = data["quote_counts"]["auth_refused"]
+    refused = faults.get("data", faults).get("conn_limit_refused", "?")
+    ok = attempts <= 2 and "ok" not in codes and any("limit = 10" in t for t in texts)
+    return ok, (f"{n} calls: {codes}; AUTH attempts refused {attempts} (need <= 2, terminal); "
+                f"conn-limit refusals {refused}; names limit/online: "
+                f"{any('limit = 10' in t for t in texts)}")  # fmt: skip
+
+
+async def row7(ctx: Ctx) -> tuple[bool, str]:
+    """Token revoked mid-session: <= 2 attempts, then a terminal AUTH error; no OTP loop."""
+    async with (
+        sim() as env,
+        admin(env) as http,
+        Client(serve_params(ctx, env), mode="legacy") as client,
+    ):
+        r = await client.call_tool("quote", {"symbols": ["700.HK"]})
+        assert not r.is_error, r
+        await http.post("/sim/admin/faults", params={"revoked": "401004"})
+        t = time.perf_counter()
+        b = await client.call_tool("account_balance", {})
+        await http.post("/sim/admin/drop_quote")
+        q = await client.call_tool("quote", {"symbols": ["700.HK"]})
+        elapsed = time.perf_counter() - t
+        await anyio.sleep(3)  # would a loop keep trying?
+        faults = (await http.post("/sim/admin/faults")).json()
+    refused = faults.get("data", faults).get("revoked_refused", 0)
+    codes = [structured(x).get("error", {}).get("code") for x in (b, q)]
+    ok = codes == ["AUTH_FAILED", "AUTH_FAILED"] and refused <= 4
+    return ok, (
+        f"tool codes {codes}; refused attempts at the sim {refused} "
+        f"(1 HTTP + <= 2 socket + 1 reconnect); time to terminal {elapsed:.2f} s"
+    )
+
+
+async def row13(ctx: Ctx) -> tuple[bool, str]:
+    """Codec fuzz: frames through the quote push decoders; only ProtocolError may leave."""
+    from lb_mcp.sdk.errors import ProtocolError
+    from lb_mcp.sdk.quote.feed import QuoteFeed
+    from lb_mcp.sdk.wire.commands import QuoteCommand
+    from lb_mcp.sdk.wire.proto import quote_pb2
+
+    n = 20_000 if ctx.quick else 1_000_000
+    rng = random.Random(13)
+
+    async def refresh(symbols: list[str]) -> None:
+        return None
+
+    feed = QuoteFeed(buffer=None, contiguous=False, refresh=refresh)
+    valid = quote_pb2.PushQuote(
+        symbol="A.US", sequence=1, last_done="1", timestamp=1
+    ).SerializeToString()
+    kinds: dict[str, int] = {}
+    cmds = [QuoteCommand.PushQuoteData, QuoteCommand.PushTradeData, QuoteCommand.PushDepthData]
+    start = time.perf_counter()
+    for i in range(n):
+        choice = i % 4
+        if choice == 0:
+            stamp = rng.randrange(-(2**63), 2**63)
+            message = quote_pb2.PushQuote(symbol="A.US", sequence=i, last_done="1", timestamp=stamp)
+            body = message.SerializeToString()
+        elif choice == 1:
+            body = valid[: rng.randrange(len(valid))]
+        elif choice == 2:
+            body = rng.randbytes(rng.randrange(1, 64))
+        else:
+            body = bytearray(valid)
+            body[rng.randrange(len(body))] = rng.randrange(256)
+            body = bytes(body)
+        try:
+            feed.on_push(cmds[i % 3], body)
+            kinds["accepted_or_dropped"] = kinds.get("accepted_or_dropped", 0) + 1
+        except ProtocolError:
+            kinds["ProtocolError"] = kinds.get("ProtocolError", 0) + 1
+        except Exception as exc:  # a finding
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
+    await feed.close()
+    secs = time.perf_counter() - start
+    bad = {k: v for k, v in kinds.items() if k not in ("accepted_or_dropped", "ProtocolError")}
+    return not bad, (
+        f"{n} push bodies in {secs:.1f} s: {kinds}; dropped+counted "
+        f"{feed.malformed}; other exceptions {bad or 0}"
+    )
+
+
+NOT_RUN = {
+    1: "socket-drop soak with 50 symbols not driven by this runner yet",
+    2: "needs a TCP blackhole proxy (pings=0 alone keeps pongs flowing)",
+    4: "sim-down backoff soak (5 min) not driven yet",
+    8: "kill -9 at 200 points: tests/server/test_crash_reconcile.py covers it, not this runner",
+    9: "withheld submit (35 s / 11 min) not driven yet",
+    10: "trade push shaping hook exists (trade_drop/dup/reorder); reconcile check not driven",
+    11: "500-symbol flood: owned by helper #16 (bench/push_bench.py); not driven here",
+    12: "stalled request: hook exists (faults?stall=); p99 probe not driven yet",
+    14: "hypothesis-jsonschema over every tool schema not written yet",
+    15: "hypothesis stateful model not written yet",
+    16: "DNS rebinding: covered by tests/server/test_transports.py, not this runner",
+    17: "injection envelope: covered by tests/server/test_redteam.py, not this runner",
+    18: "secret scan after a faulted session not driven yet",
+    19: "elicitation audit not driven yet",
+    20: "session expiry (reject_reconnect): covered by tests/sdk/test_reconnect.py, not here",
+}
+ROWS: dict[int, Row] = {3: row3, 5: row5, 6: row6, 7: row7, 13: row13}
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short waits")
+    parser.add_argument("--rows", default="", help="comma-separated row numbers (default: all)")
+    args = parser.parse_args()
+    wanted = {int(r) for r in args.rows.split(",") if r.strip()} or set(range(1, 21))
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="lb-soak-") as tmp:
+        ctx = Ctx(args.quick, Path(tmp))
+        for number in sorted(wanted):
+            row = ROWS.get(number)
+            if row is None:
+                print(f"row {number:2d}  NOT RUN  {NOT_RUN.get(number, '')}", flush=True)
+                failures += 1
+                continue
+            try:
+                with anyio.fail_after(300):
+                    ok, text = await row(ctx)
+            except Exception as exc:
+                import traceback
+
+                traceback.print_exc()
+                ok, text = False, f"ERROR {type(exc).__name__}: {str(exc)[:200]}"
+            failures += not ok
+            verdict = "PASS" if ok else ("NOT RUN" if text.startswith("NOT RUN") else "FAIL")
+            print(f"row {number:2d}  {verdict:7s}  {text}", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
