@@ -381,25 +381,28 @@ async def row14(ctx: Ctx) -> tuple[bool, str]:
 async def row12(ctx: Ctx) -> tuple[bool, str]:
     """One quote request stalled: unrelated calls p99 < 200 ms while it hangs."""
     calls = 50 if ctx.quick else 300
-    async with sim() as env, admin(env) as http:
-        async with Client(serve_params(ctx, env), mode="legacy") as client:
-            await client.call_tool("depth", {"symbol": "700.HK"})  # connect first
-            await http.post("/sim/admin/faults", params={"stall": "11"})  # QuerySecurityQuote
-            times: list[float] = []
-            async with anyio.create_task_group() as tg:
+    async with (
+        sim() as env,
+        admin(env) as http,
+        Client(serve_params(ctx, env), mode="legacy") as client,
+    ):
+        await client.call_tool("depth", {"symbol": "700.HK"})  # connect first
+        await http.post("/sim/admin/faults", params={"stall": "11"})  # QuerySecurityQuote
+        times: list[float] = []
+        async with anyio.create_task_group() as tg:
 
-                async def hang() -> None:
-                    with anyio.move_on_after(35):
-                        await client.call_tool("quote", {"symbols": ["700.HK"]})
+            async def hang() -> None:
+                with anyio.move_on_after(35):
+                    await client.call_tool("quote", {"symbols": ["700.HK"]})
 
-                tg.start_soon(hang)
-                await anyio.sleep(0.2)
-                for _ in range(calls):
-                    t = time.perf_counter()
-                    r = await client.call_tool("depth", {"symbol": "700.HK"})
-                    times.append(time.perf_counter() - t)
-                    assert not r.is_error, r
-                tg.cancel_scope.cancel()
+            tg.start_soon(hang)
+            await anyio.sleep(0.2)
+            for _ in range(calls):
+                t = time.perf_counter()
+                r = await client.call_tool("depth", {"symbol": "700.HK"})
+                times.append(time.perf_counter() - t)
+                assert not r.is_error, r
+            tg.cancel_scope.cancel()
     p99 = statistics.quantiles(times, n=100)[98]
     return p99 < 0.2, f"{calls} depth calls during a stalled quote: p99 {p99 * 1000:.1f} ms"
 
