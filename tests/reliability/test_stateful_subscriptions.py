@@ -8,6 +8,7 @@ opens more than one quote socket at a time. The soak suite runs the same machine
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -89,8 +90,11 @@ class Subscriptions(RuleBasedStateMachine):
         self.loop.close()
 
 
+# The soak suite (bench/soak row 15) runs this file with larger sizes through these variables.
 Subscriptions.TestCase.settings = settings(
-    max_examples=8, stateful_step_count=8, deadline=None, derandomize=True,
+    max_examples=int(os.environ.get("LB_SOAK_EXAMPLES", "8")),
+    stateful_step_count=int(os.environ.get("LB_SOAK_STEPS", "8")),
+    deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )  # fmt: skip
 TestSubscriptions = Subscriptions.TestCase
