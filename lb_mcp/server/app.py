@@ -39,7 +39,7 @@ from mcp_types import (
 )
 
 from lb_mcp.sdk.config import Config
-from lb_mcp.sdk.enums import Mode
+from lb_mcp.sdk.enums import Mode, SubType
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server import budget, prompts
@@ -51,6 +51,7 @@ from lb_mcp.server.gate.events import ORDERS_URI
 from lb_mcp.server.gate.service import OrderGate
 from lb_mcp.server.settings import ServerSettings, account_fingerprint
 from lb_mcp.server.streams import resources
+from lb_mcp.server.streams.freshness import FreshnessWatchdog
 from lb_mcp.server.streams.store import QuoteStreams
 from lb_mcp.server.tools import (
     account,
@@ -178,6 +179,14 @@ def build_server(
                 # folded together, so poll_quotes' ``missed`` is true. The stream registers on
                 # its first read; the checkpoint lets that happen before any tool can subscribe.
                 tg.start_soon(streams.consume, quote_ctx.pushes())
+
+                async def recover(symbols: list[str]) -> None:  # a mute feed: row 3
+                    await quote_ctx.unsubscribe(symbols, [SubType.Quote])
+                    await quote_ctx.subscribe(symbols, [SubType.Quote], is_first_push=False)
+                    for quote in await quote_ctx.quote(symbols):
+                        streams.seed(quote)
+
+                tg.start_soon(FreshnessWatchdog(streams, recover).run)
                 await anyio.lowlevel.checkpoint()
                 live.app = app
                 try:

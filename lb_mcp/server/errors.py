@@ -245,6 +245,20 @@ def map_exception(exc: BaseException, *, order_tool: bool = False) -> ToolFailur
         if not getattr(exc, "terminal", True):
             return ToolFailure("BROKER_UNAVAILABLE", f"{text}")
         return ToolFailure("AUTH_FAILED", f"{text}; the human must sign in again. Do not retry.")
+    if isinstance(exc, AuthError) and "connections limitation" in exc.message:
+        return ToolFailure(  # terminal: name limit/online so the human knows what to close
+            "CONNECTION_LIMIT",
+            f"{clean_text(exc.message, 120)}; close other Longbridge sessions of this account "
+            "and restart the server. Do not retry.",
+            broker_code=exc.code,
+        )
+    if isinstance(exc, RateLimitError):
+        return ToolFailure(
+            "RATE_LIMITED",
+            f"the rate limit was hit; wait {exc.retry_after_s:g} s and retry",
+            broker_code=exc.code,
+            retry_after_s=exc.retry_after_s,
+        )
     if isinstance(exc, ApiError):
         return _api_failure(exc, order_tool=order_tool)
     if isinstance(exc, RequestTimeout):

@@ -99,6 +99,7 @@ class Simulator:
         self.oauth = AuthServer(self.oauth_client_id, clock=self.clock)
         self.api.bearer_valid = self.oauth.valid_access
         self.faults = Faults()  # protocol faults of the sockets (test hooks)
+        self.api.revoked = self.faults.plan.revoked_error
         self.app = build_app(
             self.api,
             {

@@ -268,7 +268,7 @@ def test_a_burst_of_40_calls_to_one_endpoint_is_queued_and_none_is_refused() -> 
                     limits=httpx.Limits(max_keepalive_connections=0)
                 ),
                 clock=clock,
-                limiter=RateLimiter(clock=loop.time, trade_margin=1.0),
+                limiter=RateLimiter(clock=loop.time, trade_margin=1.0, max_wait=None),
             )
             async with TradeContext(simulator.config, http=http) as context:
                 results = await asyncio.gather(*(context.today_orders() for _ in range(40)))

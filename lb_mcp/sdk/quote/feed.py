@@ -32,6 +32,7 @@ from typing import Any, Final, TypeVar
 from google.protobuf.message import DecodeError
 
 from lb_mcp.sdk.enums import Period, SubType
+from lb_mcp.sdk.errors import ProtocolError
 from lb_mcp.sdk.quote import wire as wire
 from lb_mcp.sdk.quote.models import PushCandlestick, PushQuote, SecurityQuote
 from lb_mcp.sdk.quote.realtime import CandleTopic, LocalStore
@@ -100,6 +101,7 @@ class QuoteFeed:
         self._held: tuple[tuple[str, Kind], PushValue] | None = None  # see _deliver
         self._lagging = False  # the read loop went on without a turn we asked for: see _deliver
         self._check = self.sequencer.check
+        self.malformed = 0  # pushes dropped because they did not decode (ProtocolError)
 
     def subscribed(self, symbol: str, sub_type: SubType) -> bool:
         return sub_type in self.subs.get(symbol, ())
@@ -135,8 +137,20 @@ class QuoteFeed:
         """Called by the read loop for every push: must stay synchronous and quick.
 
         Returns False when the read loop should let the consumers run before the next push
-        (see :meth:`_deliver`), True when it may go straight on.
+        (see :meth:`_deliver`), True when it may go straight on. A push that does not decode
+        (bad protobuf, a timestamp out of range...) is dropped and counted in :attr:`malformed`,
+        with one log line per power of two rather than a traceback per push.
         """
+        try:
+            return self._on_push(cmd, body)
+        except ProtocolError as exc:
+            self.malformed += 1
+            if self.malformed & (self.malformed - 1) == 0:
+                log.warning("quote socket: dropped malformed push cmd %d (%d so far): %s",
+                            cmd, self.malformed, exc)  # fmt: skip
+            return True
+
+    def _on_push(self, cmd: int, body: bytes) -> bool:
         if cmd == _PUSH_QUOTE:  # the flood case, kept flat: one call per push at most
             message = _new_push_quote()
             try:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lb_mcp.sdk.enums import Market, Period, SubType, TradeDirection, TradeSession, TradeStatus
+from lb_mcp.sdk.errors import ProtocolError
 
 
 class _Frozen(BaseModel):
@@ -21,7 +22,16 @@ class _Frozen(BaseModel):
 
 
 def utc_from_epoch(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    """Epoch seconds -> aware UTC datetime; ProtocolError for a value datetime cannot hold.
+
+    The wire's int64 reaches far past year 9999: ``fromtimestamp`` then raises OverflowError,
+    OSError or ValueError depending on the platform. Only ProtocolError may leave the codec, so a
+    bad push is dropped and counted and a bad pulled quote becomes a clean tool error.
+    """
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ProtocolError(f"timestamp {seconds} is out of range") from exc
 
 
 class PrePostQuote(_Frozen):

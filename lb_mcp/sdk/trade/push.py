@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import TopicType
-from lb_mcp.sdk.errors import InvalidArgument
+from lb_mcp.sdk.errors import InvalidArgument, ProtocolError
 from lb_mcp.sdk.trade.models import PushOrderChanged, parse_order_changed
 from lb_mcp.sdk.transport.buffer import PushBuffer
 from lb_mcp.sdk.transport.ws import OtpSource, WsOptions, WsSession
@@ -91,12 +91,12 @@ class TradePush:
     def _on_push(self, cmd: int, body: bytes) -> None:
         if cmd != TradeCommand.NOTIFY:
             return
-        notification = decode_message(trade_pb2.Notification, body)
-        if notification.topic != TopicType.Private.value:
-            return
         try:
+            notification = decode_message(trade_pb2.Notification, body)
+            if notification.topic != TopicType.Private.value:
+                return
             event = parse_order_changed(bytes(notification.data))
-        except (ValidationError, ValueError):
+        except (ValidationError, ValueError, ProtocolError):
             self.dropped += 1
             log.warning("trade socket: dropped a malformed order_changed_lb push")
             return

@@ -1,16 +1,20 @@
-"""Client-side rate limiting: a burst is queued, never rejected (rest.md §2).
+"""Client-side rate limiting: a burst waits a little, then is refused locally (rest.md §2).
 
 The official SDK does not throttle trade calls, so a burst of 31 calls to one trade endpoint
-gets the 31st refused by the gateway with 429002. We wait instead:
+gets the 31st refused by the gateway with 429002. We pace calls instead:
 
 * trade endpoints (``/v1/trade/*``, ``/v1/asset/*``, ``/v1/risk/*``, ``/v3/trade/*``):
   at most 30 calls per 30 s **per endpoint** (method + path) and at least 0.02 s between any two
   trade calls;
 * quote REST endpoints: at most 10 calls per second and at most 5 in flight.
 
-Waiters are served first come, first served: each limit is guarded by an ``asyncio.Lock``,
-whose waiters are woken in FIFO order and which a newcomer cannot barge past. Clock and sleep
-are injected so tests run on virtual time.
+Each caller reserves its admission time when it arrives (first come, first served: a
+newcomer's slot is always after every earlier reservation). A caller whose slot is more than
+``max_wait`` seconds away (default 1 s) is not queued: it gets :class:`RateLimitError` at once,
+retryable, with ``retry_after_s`` saying when a slot frees up. An unbounded queue made 100
+concurrent ``account_balance`` calls finish at p50 30 s, max 90 s (reliability.md §6 row 5); a
+tool must answer within about a second either way. Clock and sleep are injected so tests run on
+virtual time.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
+from lb_mcp.sdk.errors import RateLimitError
+
+DEFAULT_MAX_WAIT_S = 1.0
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -46,64 +53,106 @@ def classify(path: str) -> EndpointClass:
     return EndpointClass.UNLIMITED
 
 
+def _refuse(wait: float, max_wait: float) -> RateLimitError:
+    # retry_after_s: when a retry would fit in the allowed wait (never less than a tick).
+    retry_after = max(round(wait - max_wait, 3), 0.05)
+    return RateLimitError(
+        f"client-side rate limit: the next slot is {wait:.2f} s away", retry_after_s=retry_after
+    )
+
+
 class SlidingWindow:
     """At most ``limit`` admissions in any ``window`` seconds; excess callers wait in order.
 
     ``margin`` widens the window a little: the server stamps a request when it arrives, a
     moment after we admitted it, so without slack the 31st call could land inside the
-    server's window of the 1st.
+    server's window of the 1st. A caller that would wait more than ``max_wait`` seconds gets
+    :class:`RateLimitError` instead (``None``: wait without bound).
     """
 
     def __init__(
-        self, limit: int, window: float, *, clock: Clock, sleep: Sleep, margin: float = 0.0
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        margin: float = 0.0,
+        max_wait: float | None = DEFAULT_MAX_WAIT_S,
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit
         self.window = window + margin
+        self.max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
+        # Admission times, sorted; the tail may lie in the future (reserved by waiting callers).
         self._admitted: deque[float] = deque()
-        self._lock = asyncio.Lock()
+
+    def slot(self, now: float) -> float:
+        """The earliest admission time for a caller arriving at ``now`` (nothing reserved)."""
+        admitted = self._admitted
+        while admitted and admitted[0] + self.window <= now:
+            admitted.popleft()
+        if len(admitted) < self.limit:
+            at = now
+        else:  # the limit-th newest admission must age out first
+            at = max(now, admitted[len(admitted) - self.limit] + self.window)
+        return max(at, admitted[-1]) if admitted else at
 
     async def acquire(self) -> float:
-        """Wait for a free slot, record it and return the admission time."""
-        async with self._lock:
-            now = self._clock()
-            while self._admitted and self._admitted[0] + self.window <= now:
-                self._admitted.popleft()
-            if len(self._admitted) >= self.limit:
-                # Only the lock holder mutates the deque, so once the oldest admission has
-                # aged out the slot is ours. Re-reading the clock in a loop instead could
-                # spin on float rounding (or on a sleep that wakes a hair early).
-                release_at = self._admitted[0] + self.window
-                if release_at > now:
-                    await self._sleep(release_at - now)  # a cancel here leaves the deque intact
-                self._admitted.popleft()
-                now = max(self._clock(), release_at)
-            self._admitted.append(now)
-            return now
+        """Reserve the next free slot, wait for it and return the admission time.
+
+        Raises RateLimitError (nothing reserved) when the slot is beyond ``max_wait``. A cancel
+        while waiting keeps the reservation: conservative, it can only delay later callers.
+        """
+        now = self._clock()
+        at = self.slot(now)
+        if self.max_wait is not None and at - now > self.max_wait:
+            raise _refuse(at - now, self.max_wait)
+        self.reserve(at)
+        if at > now:
+            await self._sleep(at - now)
+        return at
+
+    def reserve(self, at: float) -> None:
+        """Record an admission at ``at``, which must be >= :meth:`slot` of the same moment."""
+        self._admitted.append(at)
 
 
 class MinInterval:
     """At least ``interval`` seconds between two admissions, served in arrival order."""
 
-    def __init__(self, interval: float, *, clock: Clock, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        max_wait: float | None = DEFAULT_MAX_WAIT_S,
+    ) -> None:
         self.interval = interval
+        self.max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
         self._last: float | None = None
-        self._lock = asyncio.Lock()
+
+    def slot(self, earliest: float) -> float:
+        return earliest if self._last is None else max(earliest, self._last + self.interval)
+
+    def reserve(self, at: float) -> None:
+        self._last = at
 
     async def acquire(self) -> float:
-        async with self._lock:
-            now = self._clock()
-            if self._last is not None and now < self._last + self.interval:
-                release_at = self._last + self.interval
-                await self._sleep(release_at - now)
-                now = max(self._clock(), release_at)
-            self._last = now
-            return now
+        now = self._clock()
+        at = self.slot(now)
+        if self.max_wait is not None and at - now > self.max_wait:
+            raise _refuse(at - now, self.max_wait)
+        self._last = at
+        if at > now:
+            await self._sleep(at - now)
+        return at
 
 
 class RateLimiter:
@@ -121,15 +170,21 @@ class RateLimiter:
         quote_limit: int = 10,
         quote_window: float = 1.0,
         quote_concurrency: int = 5,
+        max_wait: float | None = DEFAULT_MAX_WAIT_S,
     ) -> None:
         self._clock = clock
+        self._max_wait = max_wait
         self._sleep = sleep
         self._trade_limit = trade_limit
         self._trade_window = trade_window
         self._trade_margin = trade_margin
         self._per_endpoint: dict[tuple[str, str], SlidingWindow] = {}
-        self._trade_gap = MinInterval(trade_min_interval, clock=clock, sleep=sleep)
-        self._quote_rate = SlidingWindow(quote_limit, quote_window, clock=clock, sleep=sleep)
+        self._trade_gap = MinInterval(
+            trade_min_interval, clock=clock, sleep=sleep, max_wait=max_wait
+        )
+        self._quote_rate = SlidingWindow(
+            quote_limit, quote_window, clock=clock, sleep=sleep, max_wait=max_wait
+        )
         self._quote_concurrency = quote_concurrency
         self._quote_slots: asyncio.Semaphore | None = None
 
@@ -143,6 +198,7 @@ class RateLimiter:
                 clock=self._clock,
                 sleep=self._sleep,
                 margin=self._trade_margin,
+                max_wait=self._max_wait,
             )
             self._per_endpoint[key] = window
         return window
@@ -151,13 +207,22 @@ class RateLimiter:
     async def slot(
         self, method: str, path: str, endpoint_class: EndpointClass | None = None
     ) -> AsyncIterator[None]:
-        """Hold a permit for one HTTP exchange; waits (never fails) until the limits allow it."""
+        """Hold a permit for one HTTP exchange; waits up to ``max_wait``, else RateLimitError."""
         family = endpoint_class if endpoint_class is not None else classify(path)
         if family is EndpointClass.TRADE:
             # Per-endpoint window first, then the global gap: the gap is measured between
-            # calls that are actually released, whichever endpoint they go to.
-            await self._endpoint_window(method, path).acquire()
-            await self._trade_gap.acquire()
+            # calls that are actually released, whichever endpoint they go to. Both slots are
+            # reserved together, before any wait, so callers leave in arrival order and a
+            # refused caller holds nothing.
+            window = self._endpoint_window(method, path)
+            now = self._clock()
+            at = self._trade_gap.slot(window.slot(now))
+            if self._max_wait is not None and at - now > self._max_wait:
+                raise _refuse(at - now, self._max_wait)
+            window.reserve(at)
+            self._trade_gap.reserve(at)
+            if at > now:
+                await self._sleep(at - now)
             yield
         elif family is EndpointClass.QUOTE:
             if self._quote_slots is None:
@@ -169,4 +234,11 @@ class RateLimiter:
             yield
 
 
-__all__ = ["EndpointClass", "MinInterval", "RateLimiter", "SlidingWindow", "classify"]
+__all__ = [
+    "DEFAULT_MAX_WAIT_S",
+    "EndpointClass",
+    "MinInterval",
+    "RateLimiter",
+    "SlidingWindow",
+    "classify",
+]

@@ -109,6 +109,7 @@ class _WatchedConnection(ClientConnection):
         now = self.loop.time()
         self.last_frame_at = now
         self.last_ping_at = now
+        self.last_data_at = now  # binary frames only: pongs and pings are not data
         self.direct: DirectHandler | None = None
         # batch mode: what direct did not take
         self.slow: Callable[[bytes, float], None] | None = None
@@ -259,6 +260,7 @@ class _WatchedConnection(ClientConnection):
             self.last_frame_at = now
             opcode = event.opcode
             if opcode is Opcode.BINARY:
+                self.last_data_at = now
                 direct, unread = self.direct, self._unread
                 if direct is not None and unread is not None and event.fin and not unread:
                     try:

@@ -4,7 +4,7 @@ candlesticks, trading_session, trading_days. One shared QuoteContext serves them
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -27,6 +27,7 @@ from lb_mcp.server.output import (
     parse_symbol,
     parse_symbols,
 )
+from lb_mcp.server.streams.freshness import judge
 
 CENT = Decimal("0.01")
 PERIODS: dict[str, Period] = {
@@ -55,9 +56,14 @@ class QuoteOut(Out):
     turnover: Money
     trade_status: str
     timestamp: UtcTime
+    age_s: float = Field(description="seconds since the exchange timestamp")
+    stale: bool = Field(description="market open but the exchange time is old")
 
     @classmethod
     def from_sdk(cls, q: SecurityQuote) -> QuoteOut:
+        # Just pulled: only the exchange time can be old (received_at is now).
+        now = datetime.now(UTC)
+        age_s, stale = judge(q.symbol, q.timestamp, q.timestamp, now)
         change = None
         if q.prev_close:
             change = ((q.last_done - q.prev_close) * 100 / q.prev_close).quantize(CENT)
@@ -73,6 +79,8 @@ class QuoteOut(Out):
             turnover=q.turnover,
             trade_status=q.trade_status.name,
             timestamp=q.timestamp,
+            age_s=age_s,
+            stale=stale,
         )
 
 

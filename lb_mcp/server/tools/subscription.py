@@ -31,6 +31,7 @@ from lb_mcp.server.output import (
     UtcTime,
     parse_symbols,
 )
+from lb_mcp.server.streams.freshness import judge, stale_symbols
 from lb_mcp.server.streams.kinds import (
     CandleEntry,
     DepthEntry,
@@ -43,7 +44,6 @@ from lb_mcp.server.streams.store import (
     STREAM_KINDS,
     QuoteEntry,
     quote_uri,
-    with_age,
 )
 from lb_mcp.server.tools.quote import PERIODS, LevelOut, PeriodArg, TradeOut
 
@@ -66,12 +66,14 @@ class StreamQuoteOut(Out):
     trade_status: str
     timestamp: UtcTime = Field(description="exchange time of this quote")
     age_s: float = Field(description="seconds since the exchange timestamp")
+    stale: bool = Field(description="market open but no update for a while: the feed may be mute")
     seq: int
     updates: int = Field(description="updates of this symbol seen since subscribing")
     uri: str
 
     @classmethod
     def from_entry(cls, e: QuoteEntry, now: datetime) -> StreamQuoteOut:
+        age_s, stale = judge(e.symbol, e.timestamp, e.received_at, now)
         return cls(
             symbol=e.symbol,
             last_done=e.last_done,
@@ -83,7 +85,8 @@ class StreamQuoteOut(Out):
             turnover=e.turnover,
             trade_status=e.trade_status,
             timestamp=e.timestamp,
-            age_s=with_age(e, now),
+            age_s=age_s,
+            stale=stale,
             seq=e.seq,
             updates=e.updates,
             uri=quote_uri(e.symbol),
@@ -160,6 +163,7 @@ class SubscriptionsResult(Out):
     depth: list[str]
     trades: list[str]
     candles: list[str]
+    stale: list[str] = Field(description="subscribed symbols whose feed looks mute (recovering)")
 
 
 class PollResult(Out):
@@ -171,6 +175,7 @@ class PollResult(Out):
     missed: int = Field(description="intermediate updates coalesced away (latest kept)")
     reset: bool = Field(description="the cursor was unknown; all latest entries were returned")
     subscribed: int
+    stale: list[str] = Field(description="subscribed symbols whose feed looks mute (recovering)")
 
 
 def _levels(levels: tuple[Depth, ...] | list[Depth]) -> list[LevelOut]:
@@ -421,6 +426,7 @@ def _poll_result(
         missed=missed,
         reset=False,
         subscribed=len(app.streams.symbols),
+        stale=stale_symbols(app.streams),
     )
 
 
@@ -436,6 +442,7 @@ def _subs(app: AppContext) -> SubscriptionsResult:
         candles=[
             f"{s} {PERIOD_NAMES.get(p, p.name)}" for s in symbols for p in streams.candle_periods(s)
         ],
+        stale=stale_symbols(streams),
     )
 
 

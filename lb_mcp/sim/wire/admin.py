@@ -8,6 +8,8 @@ simulator's own credentials (or carry its OAuth token), and the simulator binds 
     POST /sim/admin/faults?pings=0&reject_reconnect=1&stall=11,17   set faults (omitted = kept;
                                                     stall= clears) -> the faults now in force
     POST /sim/admin/faults?clear=1                  back to normal
+    POST /sim/admin/faults?conn_limit=10&revoked=401004&mute_quotes=1&trade_drop=0.2
+                       &trade_dup=0.1&trade_reorder=0.2&seed=7   see lb_mcp.sim.faults.plan
     POST /sim/admin/faults?withhold_submit=1        the next order submit is applied but its
                                                     HTTP response never comes (a broker call
                                                     in flight forever); clear=1 disarms it
@@ -32,6 +34,7 @@ import httpx
 
 from lb_mcp.sdk.transport.signing import LongbridgeAuth
 from lb_mcp.sim.exchange.orders import bad_request
+from lb_mcp.sim.faults.admin import apply_plan
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.wire.http_app import ApiState, Call, Handler
 from lb_mcp.sim.wire.routes import q_int, q_str, submit
@@ -119,10 +122,15 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
                 current.stalled = {int(c) for c in stall.split(",") if c.strip()}
             except ValueError:
                 raise bad_request(f"invalid stall: {stall!r}") from None
+        try:
+            apply_plan(current.plan, call.query)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
         return {
             "pings": current.pings,
             "reject_reconnect": current.reject_reconnect,
             "stall": sorted(current.stalled),
+            **(current.plan.as_dict() if current.plan.engaged else {}),
         }
 
     async def withheld(state: ApiState, call: Call) -> object:

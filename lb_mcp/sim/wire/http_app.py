@@ -61,6 +61,8 @@ class ApiState:
     bearer_valid: Callable[[str], bool] = lambda _token: False
     # API-key access tokens from GET /v1/token/refresh -> expiry (the original stays good too).
     refreshed_tokens: dict[str, float] = field(default_factory=dict)
+    # (code, message) while the token is revoked (lb_mcp.sim.faults), checked after the signature.
+    revoked: Callable[[], tuple[int, str] | None] = lambda: None
     watchlist: WatchlistBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +132,8 @@ def _authenticate(state: ApiState, request: Request, path: str, query: str, body
     current = hmac.compare_digest(authorization, state.access_token)
     if not current and state.refreshed_tokens.get(authorization, 0.0) <= state.clock():
         raise SimError(401003, "token expired", 401)
+    if not path.startswith("/sim/admin/") and (revoked := state.revoked()) is not None:
+        raise SimError(revoked[0], revoked[1], 401)
 
 
 def _parse_body(body: bytes) -> dict[str, Any]:

@@ -332,6 +332,9 @@ class QuoteServer(SocketServer):
         ]
         if not targets:
             return
+        if self.faults.plan.mute_quotes:  # connected but mute: pings and requests still answered
+            self.faults.plan.counts["muted"] += 1
+            return
         sequence = event.sequence + self._extra.get(symbol, 0)
         bodies: dict[int, bytes] = {}
 

@@ -109,8 +109,11 @@ class TradeServer(SocketServer):
         if not targets:
             return
         body = notification(order, self.host.ledger.account_no)
+        shaper = self.faults.plan.trade
+        bodies = shaper.shape(body) if shaper.active else [body]  # reorder / dup / drop faults
         for conn in targets:
-            conn.push(TradeCommand.NOTIFY, body)
+            for one in bodies:
+                conn.push(TradeCommand.NOTIFY, one)
 
 
 __all__ = ["PRIVATE", "TradeServer", "notification"]

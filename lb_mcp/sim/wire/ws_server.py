@@ -41,6 +41,7 @@ from lb_mcp.sdk.wire.codec import (
 )
 from lb_mcp.sdk.wire.commands import ControlCommand, Status
 from lb_mcp.sdk.wire.protocol import Protocol, ProtocolViolation, RequestReceived, Side
+from lb_mcp.sim.faults.plan import FaultPlan
 
 log = logging.getLogger("lb_mcp.sim.ws")
 
@@ -66,10 +67,12 @@ class Faults:
     pings: bool = True  # False: stop sending WebSocket pings (a blackholed peer)
     reject_reconnect: bool = False  # every RECONNECT is refused with status 5
     stalled: set[int] = field(default_factory=set)  # cmds (either socket) never answered
+    plan: FaultPlan = field(default_factory=FaultPlan)  # auth, revoked, trade shaping, mute
 
     def clear(self) -> None:
         self.pings, self.reject_reconnect = True, False
         self.stalled.clear()
+        self.plan.clear()
 
 
 @dataclass(frozen=True)
@@ -304,6 +307,12 @@ class SocketServer:
 
     def _auth(self, conn: Connection, request: RequestReceived) -> Reply:
         token, _ = decode_auth_request(request.body)
+        if (revoked := self.faults.plan.revoked_error()) is not None:
+            self.counts["auth_refused"] += 1
+            return error(Status.UNAUTHENTICATED, *revoked)
+        if (limited := self.faults.plan.auth_refusal()) is not None:
+            self.counts["auth_refused"] += 1
+            return error(Status.PERMISSION_DENIED, *limited)
         if not self.sim.consume_otp(token):
             self.counts["auth_refused"] += 1
             return error(Status.UNAUTHENTICATED, AUTH_FAILED, "invalid or used otp")
@@ -315,6 +324,9 @@ class SocketServer:
     def _reconnect(self, conn: Connection, request: RequestReceived) -> Reply:
         session_id, _ = decode_reconnect_request(request.body)
         session = None
+        if (revoked := self.faults.plan.revoked_error()) is not None:
+            self.counts["reconnect_refused"] += 1
+            return error(Status.UNAUTHENTICATED, *revoked)
         if not self.faults.reject_reconnect:
             session = self.sessions.rebind(session_id, self.online + 1)
         if session is None:

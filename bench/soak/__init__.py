@@ -1,0 +1,1 @@
+"""Soak suite for the reliability acceptance table (reliability.md §6); run ``run.py``."""
