@@ -18,10 +18,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from lb_mcp.sdk.enums import SubType
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sim import Simulator
-from lb_mcp.sim.market.universe import UNIVERSE
 from tests.sdk.fake_server import fast_options
 
-SYMBOLS = sorted(UNIVERSE)
+SYMBOLS = ["5.HK", "600519.SH", "700.HK", "9988.HK", "AAPL.US", "NVDA.US", "TSLA.US"]
 TYPES = [SubType.Quote, SubType.Depth, SubType.Trade]
 
 
