@@ -9,9 +9,9 @@ added anywhere inherits it:
   its largest list (the oldest end of a time series, the far end of anything else) until it fits,
   and says so: ``truncated`` (items left out) and ``hint`` (how to get the rest);
 * published schemas lose pydantic's generated ``title`` keywords, descriptions lose docstring
-  indentation, output schemas keep their top level typed and described but show nested models
-  as plain objects, and every output schema with a list declares ``truncated``/``hint`` so a
-  trimmed result still validates.
+  indentation, output schemas keep their top level typed but show nested models as plain
+  objects and stay open, so a trimmed result's ``truncated``/``hint`` still validate; what
+  every tool shares is said once, in the server's instructions.
 
 A tool that pages by itself (``poll_quotes`` keeps its cursor exact) reads the budget of the
 running call from :func:`current_budget` and stays inside it, so the generic trim never fires.
@@ -205,27 +205,23 @@ def _largest_fit(
 
 # --- tools/list ------------------------------------------------------------------------------
 
-# Declared only where a list can be trimmed; the hint itself explains the count.
-_TRIM_PROPS: dict[str, Any] = {"truncated": {"type": "integer"}, "hint": {"type": "string"}}
-
 
 def lean_tool(tool: Tool) -> Tool:
-    """``tool`` as published: no generated titles, dedented text, the budget fields declared."""
-    params = _unbounded(_slim(tool.input_schema))
+    """``tool`` as published: no generated titles, dedented text, the budget fields declared.
+
+    What every tool shares (symbols, money as strings, ``truncated``/``hint``, paging,
+    ``max_chars``' default) is said once in the server's instructions, not per tool.
+    """
+    params = _optional_as_omittable(_unbounded(_slim(tool.input_schema)))
     budget = budget_of(tool.name)
     if budget.maximum > budget.default:
         props = params.setdefault("properties", {})
-        props[MAX_ARG] = {
-            "type": "integer",
-            "minimum": 1_000,
-            "maximum": budget.maximum,
-            "default": budget.default,
-        }
+        props[MAX_ARG] = {"type": "integer", "minimum": 1_000, "maximum": budget.maximum}
     output = tool.output_schema
     if output is not None:
+        # Not closed (no additionalProperties: false), so ``truncated``/``hint`` added by a
+        # trim still validate without being declared in every schema.
         output = _undescribed(_shallow(_slim(output, output=True)))
-        if output.get("type") == "object" and '"array"' in compact(output.get("properties")):
-            output["properties"] = {**output["properties"], **_TRIM_PROPS}
     return tool.model_copy(
         update={
             "description": reflow(tool.description or ""),
@@ -233,6 +229,37 @@ def lean_tool(tool: Tool) -> Tool:
             "output_schema": output,
         }
     )
+
+
+def _optional_as_omittable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Optional arguments whose default is "none" published without the ``null`` arm.
+
+    Leaving such an argument out means exactly what ``null`` means, so the schema offers the
+    shorter way; the server still accepts an explicit ``null``.
+    """
+    required = set(schema.get("required", []))
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return schema
+    out = dict(schema)
+    out["properties"] = {
+        name: prop if name in required or "default" in prop else _without_null(prop)
+        for name, prop in props.items()
+    }
+    return out
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    kind = prop.get("type")
+    if isinstance(kind, list) and len(kind) == 2 and "null" in kind:
+        return {**prop, "type": next(k for k in kind if k != "null")}
+    arms = prop.get("anyOf")
+    if isinstance(arms, list) and len(arms) == 2 and {"type": "null"} in arms:
+        other = arms[0] if arms[1] == {"type": "null"} else arms[1]
+        rest = {k: v for k, v in prop.items() if k != "anyOf"}
+        if isinstance(other, dict) and not (set(other) & set(rest)):
+            return {**other, **rest}
+    return prop
 
 
 _STRING_TYPES = ("string", ["string", "null"])

@@ -42,13 +42,13 @@ NOT_FOUND_CODE: Final = 301600  # the quote socket's "symbol not found"
 MAX_PAGE: Final = 200
 CursorArg = Annotated[
     str | None,
-    Field(default=None, max_length=12, description="`next` of the previous page; omit at first"),
+    Field(default=None, max_length=12),
 ]
-LimitArg = Annotated[int, Field(ge=1, le=MAX_PAGE, description="rows per page (1-200)")]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 MarketArg = Literal["HK", "US", "CN", "SG"]
 SmallSymbolsArg = Annotated[
     list[Annotated[str, Field(max_length=32)]],
-    Field(min_length=1, max_length=50, description='1 to 50 symbols, e.g. ["700.HK"]'),
+    Field(min_length=1, max_length=50),
 ]
 
 
@@ -301,9 +301,9 @@ def register(mcp: MCPServer[AppContext]) -> None:
         symbols: SmallSymbolsArg,
         fields: Annotated[list[CalcField] | None, Field(max_length=40)] = None,
     ) -> CalcIndexesResult:
-        """Derived figures of securities: PE (pe_ttm_ratio), PB, turnover rate, volume ratio,
-        amplitude, market value, multi-day change rates; for warrants/options also implied
-        volatility, delta, premium, leverage, open interest... Default: common stock fields."""
+        """Derived figures of securities: PE, PB, turnover rate, market value, change rates; for
+        warrants and options implied volatility, greeks, premium, leverage... Default: common
+        stock fields."""
         wanted = parse_symbols(symbols)
         names = list(dict.fromkeys(fields or DEFAULT_CALC_FIELDS))
         rows = list(
@@ -316,11 +316,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def market_temperature(
         ctx: AppCtx,
         market: MarketArg,
-        start: Annotated[str | None, Field(max_length=10, description="YYYY-MM-DD")] = None,
-        end: Annotated[str | None, Field(max_length=10, description="YYYY-MM-DD")] = None,
+        start: Annotated[str | None, Field(max_length=10)] = None,
+        end: Annotated[str | None, Field(max_length=10)] = None,
     ) -> MarketTemperatureResult:
-        """A market's mood 0-100 (valuation, sentiment). With `start` and `end`: its history
-        (daily up to 3 months, weekly up to 2 years, monthly beyond; from 2016)."""
+        """A market's mood 0-100 (valuation, sentiment); with `start` and `end` its history from
+        2016 (daily up to 3 months, weekly up to 2 years, then monthly)."""
         quote = app_of(ctx).quote
         if start is None and end is None:
             now = await quote.market_temperature(Market(market))
@@ -349,7 +349,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         limit: LimitArg = 100,
         cursor: CursorArg = None,
     ) -> SecurityListResult:
-        """Securities of a list; today the broker has one: US stocks tradable overnight."""
+        """US stocks tradable overnight (the broker's only list)."""
         rows = list(
             await app_of(ctx).quote.security_list(Market(market), SecurityListCategory.Overnight)
         )

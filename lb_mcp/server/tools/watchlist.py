@@ -38,7 +38,7 @@ GroupArg = Annotated[
 ]
 EditArg = Annotated[
     list[Annotated[str, Field(max_length=32)]],
-    Field(max_length=MAX_EDIT, description='symbols, e.g. ["TSLA.US"]'),
+    Field(max_length=MAX_EDIT),
 ]
 
 
@@ -130,8 +130,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
             bool, Field(description="create the group `group` (a name) if it does not exist")
         ] = False,
     ) -> WatchlistUpdateResult:
-        """Add symbols to / remove symbols from a watchlist group. Not an order: no money is
-        at stake, works with trading off, needs no confirmation; every edit is audited."""
+        """Add or remove symbols of a watchlist group. Not an order: no confirmation, works with
+        trading off; audited."""
         to_add = parse_symbols(add) if add else []
         to_remove = parse_symbols(remove) if remove else []
         if not to_add and not to_remove and not create:
