@@ -1,6 +1,6 @@
 """Size of the ``tools/list`` answer (compact JSON), in total and per tool.
 
-Run from the repository root: ``python bench/measure_tools_list.py [legacy|modern]``. Prints the
+Run from the repository root: ``python bench/measure_tools_list.py [legacy|auto]``. Prints the
 total and, per tool, its size and those of its description, input and output schema.
 """
 

@@ -121,6 +121,8 @@ def instructions(settings: ServerSettings, backend: Backend) -> str:
         "yourself and must never claim an order was placed without an order id."
         if confirm == "human"
         else f"Confirmation: {confirm} (the human set every limit explicitly).",
+        "An order result `confirmation_required` means no answer yet: check `pending_orders` "
+        "or `poll_orders` instead of submitting again.",
         "Call `status` whenever unsure about the mode, limits or today's usage.",
         "Symbols are TICKER.MARKET: 700.HK, AAPL.US, 600519.SH, D05.SG; unknown ones are "
         "listed in `unknown`. Dates are YYYY-MM-DD. Money and quantities are exact decimal "

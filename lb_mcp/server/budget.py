@@ -221,14 +221,52 @@ def lean_tool(tool: Tool) -> Tool:
     if output is not None:
         # Not closed (no additionalProperties: false), so ``truncated``/``hint`` added by a
         # trim still validate without being declared in every schema.
-        output = _undescribed(_shallow(_slim(output, output=True)))
+        output = _top_level_only(_undescribed(_shallow(_slim(output, output=True))))
+        output = _without_echoes(output, params)
+    changes = tool.annotations is not None and tool.annotations.read_only_hint is False
     return tool.model_copy(
         update={
             "description": reflow(tool.description or ""),
             "input_schema": params,
             "output_schema": output,
+            # The name says what a read does; a human approving a change sees its title.
+            "title": tool.title if changes else None,
         }
     )
+
+
+# Result fields that only repeat the argument of the same name (the symbol asked about...).
+_ECHOES = frozenset({"symbol", "market", "period", "adjusted", "category"})
+
+
+def _without_echoes(output: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The output schema without the fields that repeat an argument: the model sent them, the
+    result still carries them, and an open schema still accepts them."""
+    props = output.get("properties")
+    if not isinstance(props, dict):
+        return output
+    echoed = _ECHOES & set(params.get("properties", {}))
+    return {**output, "properties": {k: v for k, v in props.items() if k not in echoed}}
+
+
+def _top_level_only(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema that names every top-level field with its type, and no more: a list
+    does not repeat its items' type, and a field that may be null is named without one (the
+    result itself shows it). Every payload valid before stays valid."""
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for name, prop in props.items():
+        if not isinstance(prop, dict):
+            out[name] = prop
+        elif isinstance(prop.get("type"), list) and "null" in prop["type"]:
+            out[name] = {}
+        elif prop.get("type") == "array" and set(prop) == {"type", "items"}:
+            out[name] = {"type": "array"}
+        else:
+            out[name] = prop
+    return {**schema, "properties": out}
 
 
 def _optional_as_omittable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -266,8 +304,9 @@ _STRING_TYPES = ("string", ["string", "null"])
 
 
 def _unbounded(schema: Any) -> Any:
-    """An input schema without the length caps on strings: they are checked by the server
-    (a longer value gets INVALID_ARGUMENT) and tell a model nothing it would send anyway."""
+    """An input schema without the length caps and patterns of strings and without
+    ``minItems: 1``: the server checks them (INVALID_ARGUMENT) and they tell a model nothing it
+    would send anyway."""
     if isinstance(schema, list):
         return [_unbounded(item) for item in schema]
     if not isinstance(schema, dict):
@@ -276,11 +315,13 @@ def _unbounded(schema: Any) -> Any:
     for key, value in schema.items():
         if key in ("properties", "$defs"):
             out[key] = {name: _unbounded(sub) for name, sub in value.items()}
-        elif key in ("maxLength", "minLength") and schema.get("type") in (
+        elif key in ("maxLength", "minLength", "pattern") and schema.get("type") in (
             "string",
             ["string", "null"],
         ):
             continue
+        elif key == "minItems" and value == 1:
+            continue  # an empty list is refused with a clear message, and nobody sends one
         else:
             out[key] = _unbounded(value)
     return out

@@ -170,8 +170,8 @@ def _day(text: str | None, what: str, default: date) -> date:
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Account balance")
     async def account_balance(ctx: AppCtx, currency: Currency | None = None) -> BalanceResult:
-        """Cash, buying power, net assets and margin state; `currency` expresses the totals in it
-        (default: the broker's own view)."""
+        """Cash, buying power, net assets, margin state; `currency` converts the totals (default:
+        the broker's view)."""
         return BalanceResult(
             balances=[BalanceOut.from_sdk(b) for b in await get_balances(app_of(ctx), currency)]
         )
@@ -237,8 +237,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         page: Annotated[int, Field(ge=1, le=1000)] = 1,
         size: Annotated[int, Field(ge=1, le=200)] = 50,
     ) -> CashFlowResult:
-        """Cash movements (trades, fees, deposits, dividends) between two UTC dates (default: the
-        last 30 days), newest first; ask for the next `page` while `has_more`."""
+        """Cash movements (trades, fees, deposits, dividends) between UTC dates (default: last 30
+        days), newest first; next `page` while `has_more`."""
         today = datetime.now(UTC).date()
         end_day = _day(end, "end", today)
         start_day = _day(start, "start", end_day - timedelta(days=30))
@@ -276,8 +276,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         order_type: Literal["LO", "ELO", "MO", "AO", "ALO"] = "LO",
         price: Annotated[str, Field(max_length=32)] | None = None,
     ) -> MaxPurchaseResult:
-        """How many shares could be bought (or sold) now, with cash and with margin; `price` is
-        needed for limit orders. Places no order."""
+        """Shares that could be bought (or sold) now, with cash and with margin; limit orders need
+        `price`. Places no order."""
         sym = parse_symbol(symbol)
         kind = OrderType(order_type)
         if kind in (OrderType.LO, OrderType.ELO) and price is None:

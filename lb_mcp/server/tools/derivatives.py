@@ -272,7 +272,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         cursor: CursorArg = None,
     ) -> OptionChainResult:
         """Options of an underlying: without `expiry` its expiry dates; with one, its strikes with
-        the call and put symbols (for option_quote)."""
+        the call and put symbols."""
         sym = parse_symbol(symbol)
         quote = app_of(ctx).quote
         with known_symbol(sym, "option chain for"):
@@ -306,7 +306,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Warrant list")
     async def warrant_list(
         ctx: AppCtx,
-        symbol: Annotated[SymbolArg, Field(description="the underlying HK stock, e.g. 700.HK")],
+        symbol: Annotated[SymbolArg, Field(description="the HK underlying")],
         sort_by: SortArg = "volume",
         descending: bool = True,
         types: Annotated[list[WarrantKind] | None, Field(max_length=5)] = None,
@@ -317,7 +317,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         limit: LimitArg = 20,
         cursor: CursorArg = None,
     ) -> WarrantListResult:
-        """HK warrants and CBBCs on an underlying, filtered and sorted; one page of `limit` rows."""
+        """HK warrants and CBBCs on an underlying, filtered and sorted; one page."""
         sym = parse_symbol(symbol)
         quote = app_of(ctx).quote
         with known_symbol(sym, "underlying"):
@@ -354,7 +354,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Warrant quotes")
     async def warrant_quote(ctx: AppCtx, symbols: SmallSymbolsArg) -> WarrantQuoteResult:
         """HK warrant quotes (symbols from warrant_list): price, strike, expiry, conversion ratio,
-        implied volatility, outstanding ratio."""
+        implied volatility."""
         wanted = parse_symbols(symbols)
         rows = list(await app_of(ctx).quote.warrant_quote(wanted))
         unknown = require_all_known(wanted, {q.symbol for q in rows})

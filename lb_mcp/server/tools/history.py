@@ -85,7 +85,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         adjusted: bool = False,
         limit: Annotated[int, Field(ge=1, le=MAX_BARS)] = 200,
     ) -> HistoryBarsResult:
-        """Past OHLC bars of `start`..`end` (exchange-local dates), else the `count` bars before
+        """Past OHLC bars of `start`..`end` (exchange-local dates), else the `count` before
         `before`; at most `limit`, the newest. Page back with `before` = `older`. `adjusted`:
         forward-adjusted."""
         sym = parse_symbol(symbol)
@@ -145,8 +145,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         limit: LimitArg = 50,
         cursor: CursorArg = None,
     ) -> HistoryExecutionsResult:
-        """Fills before today between UTC dates (default: the broker's recent window), newest first;
-        today's are in today_executions."""
+        """Fills before today between UTC dates (default: the broker's recent window), newest
+        first."""
         first = parse_date_arg(start, "start") if start else None
         last = parse_date_arg(end, "end") if end else None
         if first and last and first > last:

@@ -268,7 +268,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def capital_flow(
         ctx: AppCtx, symbol: SymbolArg, limit: Annotated[int, Field(ge=1, le=500)] = 60
     ) -> CapitalFlowResult:
-        """Where the money flows today: cumulative net inflow per minute, the last `limit`."""
+        """Today's cumulative net capital inflow per minute, the last `limit`."""
         sym = parse_symbol(symbol)
         with known_symbol(sym):
             lines = list(await app_of(ctx).quote.capital_flow(sym))
@@ -301,9 +301,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         symbols: SmallSymbolsArg,
         fields: Annotated[list[CalcField] | None, Field(max_length=40)] = None,
     ) -> CalcIndexesResult:
-        """Derived figures of securities: PE, PB, turnover rate, market value, change rates; for
-        warrants and options implied volatility, greeks, premium, leverage... Default: common
-        stock fields."""
+        """Derived figures: PE, PB, turnover rate, market value, change rates; for warrants/options
+        implied volatility, greeks, premium, leverage... Default: stock fields."""
         wanted = parse_symbols(symbols)
         names = list(dict.fromkeys(fields or DEFAULT_CALC_FIELDS))
         rows = list(
@@ -319,8 +318,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         start: Annotated[str | None, Field(max_length=10)] = None,
         end: Annotated[str | None, Field(max_length=10)] = None,
     ) -> MarketTemperatureResult:
-        """A market's mood 0-100 (valuation, sentiment); with `start` and `end` its history from
-        2016 (daily up to 3 months, weekly up to 2 years, then monthly)."""
+        """A market's mood 0-100 (valuation, sentiment); with `start` and `end` its history since
+        2016 (daily, weekly or monthly by span)."""
         quote = app_of(ctx).quote
         if start is None and end is None:
             now = await quote.market_temperature(Market(market))
@@ -367,7 +366,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Broker queue")
     async def brokers(ctx: AppCtx, symbol: SymbolArg) -> BrokersResult:
-        """The brokers queued at each bid/ask level of an HK security, with their names."""
+        """Brokers queued at each bid/ask level of an HK security, with names."""
         sym = parse_symbol(symbol)
         quote = app_of(ctx).quote
         with known_symbol(sym):

@@ -458,8 +458,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         status: Annotated[list[StatusName], Field(max_length=20)] | None = None,
         side: SideArg | None = None,
     ) -> OrdersResult:
-        """Today's orders with status, fills and remark (ours carry `lbmcp:`), filtered by symbol,
-        status or side."""
+        """Today's orders with status, fills and remark (ours carry `lbmcp:`)."""
         statuses = None if status is None else [parse_status(s) for s in status]
         orders = await app_of(ctx).trade.today_orders(
             symbol=None if symbol is None else parse_symbol(symbol),
@@ -475,7 +474,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         start_date: DateArg | None = None,
         end_date: DateArg | None = None,
     ) -> OrdersResult:
-        """Past orders (before today), optionally of one symbol and between UTC dates."""
+        """Past orders (before today) between UTC dates."""
         end = _day_start(end_date, "end_date")
         orders = await app_of(ctx).trade.history_orders(
             symbol=None if symbol is None else parse_symbol(symbol),
@@ -493,7 +492,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
     async def today_executions(
         ctx: AppCtx, symbol: SymbolArg | None = None, order_id: OrderIdArg | None = None
     ) -> ExecutionsResult:
-        """Fills of today, optionally for one symbol or order."""
+        """Today's fills."""
         trades = await app_of(ctx).trade.today_executions(
             symbol=None if symbol is None else parse_symbol(symbol), order_id=order_id
         )
@@ -517,13 +516,11 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         outside_rth: RthArg | None = None,
         remark: RemarkArg | None = None,
     ) -> OrderRequestResult:
-        """Ask to place an order: guards check it, then the HUMAN confirms it (client dialog or
-        local approval page); you cannot. `placed` comes with an `order_id`;
-        `confirmation_required` means no answer yet: check `pending_orders` or `poll_orders`, do
-        not resubmit. LIT/MIT: at `trigger_price` (below last: on a fall; above: on a rise) a
-        limit at `price` (LIT) or a market order (MIT). TSLPAMT/TSLPPCT: a stop trailing the high
-        (Sell) or low (Buy) by `trailing_amount` or `trailing_percent` (%), then a limit
-        `limit_offset` beyond. GTD needs `expire_date`; `outside_rth` is US only."""
+        """Ask to place an order; guards check it, then the HUMAN confirms it (you cannot). LIT/MIT:
+        at `trigger_price` (below last: on a fall; above: on a rise) a limit at `price` (LIT) or
+        a market order (MIT). TSLPAMT/TSLPPCT: a stop trailing the high (Sell) or low (Buy) by
+        `trailing_amount` or `trailing_percent` (%), then a limit `limit_offset` beyond. GTD
+        needs `expire_date`; `outside_rth` is US only."""
         return await _decide(ctx, prepared, answer)
 
     async def replace_order(
@@ -538,8 +535,8 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         trailing_percent: TermArg | None = None,
         limit_offset: TermArg | None = None,
     ) -> OrderRequestResult:
-        """Change an open order: `quantity` (new total) and any price terms; omitted terms keep
-        their value. Guarded and human-confirmed like a new order."""
+        """Change an open order: `quantity` (new total) and any price terms; omitted terms are kept.
+        Guarded and human-confirmed like a new order."""
         return await _decide(ctx, prepared, answer)
 
     # Offered means usable: only the order types the settings allow, and only the fields
@@ -566,8 +563,8 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         cursor: Annotated[int, Field(ge=0)] = 0,
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
     ) -> OrderEventsResult:
-        """Orders whose state changed since `cursor` (latest state). `wait_s` > 0 waits for the next
-        change, e.g. a fill. Also the resource longbridge://orders."""
+        """Orders whose state changed since `cursor` (latest state); `wait_s` > 0 waits for the next
+        change, e.g. a fill. Also resource longbridge://orders."""
         events = _service(ctx).events
         if cursor == 0:
             await events.refresh_today()
@@ -600,6 +597,6 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
     @mcp.tool(annotations=READ_LOCAL, title="Pending confirmations")
     async def pending_orders(ctx: AppCtx) -> PendingResult:
         """Order requests waiting for the human, and what became of recent ones (placed with an
-        order id, declined, expired...); check it after `confirmation_required`."""
+        order id, declined, expired...)."""
         outcomes = await _service(ctx).pending_orders()
         return PendingResult(confirmations=[OrderRequestResult.from_outcome(o) for o in outcomes])

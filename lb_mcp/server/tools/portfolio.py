@@ -185,8 +185,8 @@ async def build_portfolio(app: AppContext) -> PortfolioResult:
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Portfolio with live P&L")
     async def portfolio(ctx: AppCtx) -> PortfolioResult:
-        """Stock positions with live price, market value, cost, unrealized P&L, day change and
-        allocation %; totals per currency and in the base currency (broker's rates)."""
+        """Stock positions with live price, market value, cost, unrealized P&L, day change,
+        allocation %; totals per currency and in the base currency."""
         return await build_portfolio(app_of(ctx))
 
 

@@ -261,8 +261,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Security static info")
     async def static_info(ctx: AppCtx, symbols: SymbolsArg) -> StaticInfoResult:
-        """Name, exchange, currency, lot size and fundamentals (EPS, book value and dividend per
-        share, in the security's currency). HK quantities must be whole lots (`lot_size`)."""
+        """Name, exchange, currency, lot size, EPS, book value and dividend per share (in the
+        security's currency). HK quantities must be whole lots."""
         wanted = parse_symbols(symbols)
         infos = list(await app_of(ctx).quote.static_info(wanted))
         known = {i.symbol for i in infos}
@@ -356,7 +356,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         summary: bool = False,
     ) -> CandlesticksResult:
         """OHLC bars, newest last. `adjusted`: forward-adjusted for splits/dividends; `summary`: one
-        line for the whole series (range, change, volume) instead of bars."""
+        line (range, change, volume) instead of bars."""
         sym = _market_symbol(symbol)
         # Daily bars start at the exchange's local midnight, which in UTC is often the day before.
         zone = market_timezone(market_of(sym)) if PERIODS[period] >= Period.Day else None

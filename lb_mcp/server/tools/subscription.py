@@ -331,7 +331,7 @@ async def unsubscribe_streams(app: AppContext, symbols: list[str], kinds: list[s
 
 KindsArg = Annotated[
     list[KindArg] | None,
-    Field(max_length=4, description='what to stream; default ["quote"]'),
+    Field(max_length=4, description='default ["quote"]'),
 ]
 
 
@@ -341,11 +341,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
         ctx: AppCtx,
         symbols: SymbolsArg,
         kinds: KindsArg = None,
-        period: Annotated[PeriodArg, Field(description='bar period for "candles"')] = "1m",
+        period: Annotated[PeriodArg, Field(description='of "candles"')] = "1m",
     ) -> SubscriptionsResult:
-        """Stream quotes of up to 500 symbols; `kinds` adds the book (`depth`), prints (`trades`) or
-        live bars of `period` (`candles`). Read them with `poll_quotes` or the resources
-        longbridge://quote/{symbol} (also depth/, trades/)."""
+        """Stream quotes of up to 500 symbols; `kinds` adds book (`depth`), prints (`trades`), live
+        bars of `period` (`candles`). Read with `poll_quotes` or longbridge://quote/{symbol}
+        (depth/, trades/)."""
         app = app_of(ctx)
         wanted: list[str] = list(kinds or ["quote"])
         await subscribe_streams(app, parse_symbols(symbols), wanted, PERIODS[period])
@@ -376,9 +376,9 @@ def register(mcp: MCPServer[AppContext]) -> None:
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
         limit: Annotated[int, Field(ge=1, le=MAX_SYMBOLS)] = 100,
     ) -> PollResult:
-        """Updates since `cursor` (pass back the returned one): latest quote per symbol, and where
-        subscribed the book, new prints and bars in progress. `wait_s` > 0 waits for the next
-        update; `missed` counts updates superseded before you polled."""
+        """Updates since `cursor` (pass back the returned one): latest quote per symbol and, where
+        subscribed, book, prints and bars in progress. `wait_s` > 0 waits for one; `missed`
+        counts superseded updates."""
         app = app_of(ctx)
         if not app.streams.symbols:
             raise ToolFailure(
