@@ -8,9 +8,9 @@ added anywhere inherits it:
   ``max_chars`` (offered only where ``maximum`` is larger). A result over budget loses items of
   its largest list (the oldest end of a time series, the far end of anything else) until it fits,
   and says so: ``truncated`` (items left out) and ``hint`` (how to get the rest);
-* published schemas lose pydantic's generated ``title`` keywords, descriptions lose docstring
-  indentation, output schemas keep their top level typed but show nested models as plain
-  objects and stay open, so a trimmed result's ``truncated``/``hint`` still validate; what
+* ``tools/list`` fits 30,000 characters: schemas lose pydantic's generated ``title`` keywords,
+  descriptions lose docstring indentation, output schemas stay open and name only their
+  top-level fields (so a trimmed result's ``truncated``/``hint`` still validate), and what
   every tool shares is said once, in the server's instructions.
 
 A tool that pages by itself (``poll_quotes`` keeps its cursor exact) reads the budget of the
