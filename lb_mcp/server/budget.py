@@ -8,10 +8,10 @@ added anywhere inherits it:
   ``max_chars`` (offered only where ``maximum`` is larger). A result over budget loses items of
   its largest list (the oldest end of a time series, the far end of anything else) until it fits,
   and says so: ``truncated`` (items left out) and ``hint`` (how to get the rest);
-* published schemas lose pydantic's generated ``title`` keywords, descriptions lose docstring
-  indentation, output schemas keep their top level typed and described but show nested models
-  as plain objects, and every output schema with a list declares ``truncated``/``hint`` so a
-  trimmed result still validates.
+* ``tools/list`` fits 30,000 characters: schemas lose pydantic's generated ``title`` keywords,
+  descriptions lose docstring indentation, output schemas stay open and name only their
+  top-level fields (so a trimmed result's ``truncated``/``hint`` still validate), and what
+  every tool shares is said once, in the server's instructions.
 
 A tool that pages by itself (``poll_quotes`` keeps its cursor exact) reads the budget of the
 running call from :func:`current_budget` and stays inside it, so the generic trim never fires.
@@ -205,42 +205,108 @@ def _largest_fit(
 
 # --- tools/list ------------------------------------------------------------------------------
 
-# Declared only where a list can be trimmed; the hint itself explains the count.
-_TRIM_PROPS: dict[str, Any] = {"truncated": {"type": "integer"}, "hint": {"type": "string"}}
-
 
 def lean_tool(tool: Tool) -> Tool:
-    """``tool`` as published: no generated titles, dedented text, the budget fields declared."""
-    params = _unbounded(_slim(tool.input_schema))
+    """``tool`` as published: no generated titles, dedented text, the budget fields declared.
+
+    What every tool shares (symbols, money as strings, ``truncated``/``hint``, paging,
+    ``max_chars``' default) is said once in the server's instructions, not per tool.
+    """
+    params = _optional_as_omittable(_unbounded(_slim(tool.input_schema)))
     budget = budget_of(tool.name)
     if budget.maximum > budget.default:
         props = params.setdefault("properties", {})
-        props[MAX_ARG] = {
-            "type": "integer",
-            "minimum": 1_000,
-            "maximum": budget.maximum,
-            "default": budget.default,
-        }
+        props[MAX_ARG] = {"type": "integer", "minimum": 1_000, "maximum": budget.maximum}
     output = tool.output_schema
     if output is not None:
-        output = _undescribed(_shallow(_slim(output, output=True)))
-        if output.get("type") == "object" and '"array"' in compact(output.get("properties")):
-            output["properties"] = {**output["properties"], **_TRIM_PROPS}
+        # Not closed (no additionalProperties: false), so ``truncated``/``hint`` added by a
+        # trim still validate without being declared in every schema.
+        output = _top_level_only(_undescribed(_shallow(_slim(output, output=True))))
+        output = _without_echoes(output, params)
+    changes = tool.annotations is not None and tool.annotations.read_only_hint is False
     return tool.model_copy(
         update={
             "description": reflow(tool.description or ""),
             "input_schema": params,
             "output_schema": output,
+            # The name says what a read does; a human approving a change sees its title.
+            "title": tool.title if changes else None,
         }
     )
+
+
+# Result fields that only repeat the argument of the same name (the symbol asked about...).
+_ECHOES = frozenset({"symbol", "market", "period", "adjusted", "category"})
+
+
+def _without_echoes(output: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The output schema without the fields that repeat an argument: the model sent them, the
+    result still carries them, and an open schema still accepts them."""
+    props = output.get("properties")
+    if not isinstance(props, dict):
+        return output
+    echoed = _ECHOES & set(params.get("properties", {}))
+    return {**output, "properties": {k: v for k, v in props.items() if k not in echoed}}
+
+
+def _top_level_only(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema that names every top-level field with its type, and no more: a list
+    does not repeat its items' type, and a field that may be null is named without one (the
+    result itself shows it). Every payload valid before stays valid."""
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for name, prop in props.items():
+        if not isinstance(prop, dict):
+            out[name] = prop
+        elif isinstance(prop.get("type"), list) and "null" in prop["type"]:
+            out[name] = {}
+        elif prop.get("type") == "array" and set(prop) == {"type", "items"}:
+            out[name] = {"type": "array"}
+        else:
+            out[name] = prop
+    return {**schema, "properties": out}
+
+
+def _optional_as_omittable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Optional arguments whose default is "none" published without the ``null`` arm.
+
+    Leaving such an argument out means exactly what ``null`` means, so the schema offers the
+    shorter way; the server still accepts an explicit ``null``.
+    """
+    required = set(schema.get("required", []))
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return schema
+    out = dict(schema)
+    out["properties"] = {
+        name: prop if name in required or "default" in prop else _without_null(prop)
+        for name, prop in props.items()
+    }
+    return out
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    kind = prop.get("type")
+    if isinstance(kind, list) and len(kind) == 2 and "null" in kind:
+        return {**prop, "type": next(k for k in kind if k != "null")}
+    arms = prop.get("anyOf")
+    if isinstance(arms, list) and len(arms) == 2 and {"type": "null"} in arms:
+        other = arms[0] if arms[1] == {"type": "null"} else arms[1]
+        rest = {k: v for k, v in prop.items() if k != "anyOf"}
+        if isinstance(other, dict) and not (set(other) & set(rest)):
+            return {**other, **rest}
+    return prop
 
 
 _STRING_TYPES = ("string", ["string", "null"])
 
 
 def _unbounded(schema: Any) -> Any:
-    """An input schema without the length caps on strings: they are checked by the server
-    (a longer value gets INVALID_ARGUMENT) and tell a model nothing it would send anyway."""
+    """An input schema without the length caps and patterns of strings and without
+    ``minItems: 1``: the server checks them (INVALID_ARGUMENT) and they tell a model nothing it
+    would send anyway."""
     if isinstance(schema, list):
         return [_unbounded(item) for item in schema]
     if not isinstance(schema, dict):
@@ -249,11 +315,13 @@ def _unbounded(schema: Any) -> Any:
     for key, value in schema.items():
         if key in ("properties", "$defs"):
             out[key] = {name: _unbounded(sub) for name, sub in value.items()}
-        elif key in ("maxLength", "minLength") and schema.get("type") in (
+        elif key in ("maxLength", "minLength", "pattern") and schema.get("type") in (
             "string",
             ["string", "null"],
         ):
             continue
+        elif key == "minItems" and value == 1:
+            continue  # an empty list is refused with a clear message, and nobody sends one
         else:
             out[key] = _unbounded(value)
     return out

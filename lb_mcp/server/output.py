@@ -108,19 +108,12 @@ def parse_date_arg(text: str, what: str) -> date:
 MAX_SYMBOLS_ARG = 500
 SymbolArg = Annotated[
     str,
-    Field(
-        min_length=1,
-        max_length=32,
-        description="TICKER.MARKET, e.g. 700.HK, AAPL.US",
-    ),
+    # The symbol format is explained once, in the server's instructions.
+    Field(min_length=1, max_length=32),
 ]
 SymbolsArg = Annotated[
     list[Annotated[str, Field(max_length=32)]],
-    Field(
-        min_length=1,
-        max_length=MAX_SYMBOLS_ARG,
-        description='TICKER.MARKET, e.g. ["700.HK", "AAPL.US"]',
-    ),
+    Field(min_length=1, max_length=MAX_SYMBOLS_ARG),
 ]
 TextArg = Annotated[str, Field(max_length=MAX_TEXT)]
 

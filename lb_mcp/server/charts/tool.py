@@ -115,9 +115,8 @@ def register(apps: Apps) -> None:
         period: PeriodArg = "day",
         count: Annotated[int, Field(ge=5, le=250)] = 60,
     ) -> CallToolResult:
-        """A picture of a symbol's candles (`period`, last `count` bars), its intraday line
-        (last `count` minutes of today), or the portfolio's allocation and P&L
-        (`kind=portfolio`, no symbol). Returns a PNG and a one-paragraph summary."""
+        """PNG plus summary: a symbol's candles (last `count` bars of `period`), intraday line (last
+        `count` minutes), or with `kind=portfolio` (no symbol) allocation and P&L."""
         app = app_of(ctx)
         ui = client_supports_apps(ctx)
         if kind == "portfolio":

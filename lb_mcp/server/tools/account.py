@@ -31,7 +31,7 @@ from lb_mcp.server.output import (
 )
 
 Currency = Literal["HKD", "USD", "CNH"]
-DateArg = Annotated[str, Field(max_length=10, description="YYYY-MM-DD (UTC)")]
+DateArg = Annotated[str, Field(max_length=10)]
 
 
 class CashOut(Out):
@@ -170,19 +170,16 @@ def _day(text: str | None, what: str, default: date) -> date:
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Account balance")
     async def account_balance(ctx: AppCtx, currency: Currency | None = None) -> BalanceResult:
-        """Cash, buying power, net assets and margin state of the account.
-
-        Amounts are exact decimal strings. Give `currency` (HKD, USD, CNH) to have the broker
-        express the totals in that currency; by default the broker's own view is returned.
-        """
+        """Cash, buying power, net assets, margin state; `currency` converts the totals (default:
+        the broker's view)."""
         return BalanceResult(
             balances=[BalanceOut.from_sdk(b) for b in await get_balances(app_of(ctx), currency)]
         )
 
     @mcp.tool(annotations=READ_BROKER, title="Stock positions")
     async def stock_positions(ctx: AppCtx, symbols: SymbolsArg | None = None) -> PositionsResult:
-        """Stock holdings with quantity, sellable quantity and average cost (no live prices;
-        use the `portfolio` tool for market value and P&L). Optionally filter by symbols."""
+        """Stock holdings: quantity, sellable quantity, average cost (no live prices: see
+        `portfolio`)."""
         wanted = parse_symbols(symbols) if symbols is not None else None
         resp = await app_of(ctx).trade.stock_positions(wanted)
         rows = [
@@ -240,11 +237,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         page: Annotated[int, Field(ge=1, le=1000)] = 1,
         size: Annotated[int, Field(ge=1, le=200)] = 50,
     ) -> CashFlowResult:
-        """Cash movements (trades, fees, deposits, dividends) between two dates, newest first.
-
-        Dates are YYYY-MM-DD; the default is the last 30 days. Results are paged: ask for the
-        next `page` while `has_more` is true.
-        """
+        """Cash movements (trades, fees, deposits, dividends) between UTC dates (default: last 30
+        days), newest first; next `page` while `has_more`."""
         today = datetime.now(UTC).date()
         end_day = _day(end, "end", today)
         start_day = _day(start, "start", end_day - timedelta(days=30))
@@ -282,11 +276,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         order_type: Literal["LO", "ELO", "MO", "AO", "ALO"] = "LO",
         price: Annotated[str, Field(max_length=32)] | None = None,
     ) -> MaxPurchaseResult:
-        """How many shares the account could buy (or sell) now, with cash only and with margin.
-
-        `price` is a decimal string (e.g. "412.2"); required for limit orders. This places no
-        order.
-        """
+        """Shares that could be bought (or sold) now, with cash and with margin; limit orders need
+        `price`. Places no order."""
         sym = parse_symbol(symbol)
         kind = OrderType(order_type)
         if kind in (OrderType.LO, OrderType.ELO) and price is None:

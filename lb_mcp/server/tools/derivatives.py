@@ -266,13 +266,13 @@ def register(mcp: MCPServer[AppContext]) -> None:
         ctx: AppCtx,
         symbol: SymbolArg,
         expiry: Annotated[
-            str | None, Field(max_length=10, description="YYYY-MM-DD; omit to list expiries")
+            str | None, Field(max_length=10, description="omit to list expiries")
         ] = None,
         limit: LimitArg = 60,
         cursor: CursorArg = None,
     ) -> OptionChainResult:
-        """Options of an underlying (e.g. AAPL.US): without `expiry`, its expiry dates; with
-        one, the strikes of that expiry with the call and put symbols (for option_quote)."""
+        """Options of an underlying: without `expiry` its expiry dates; with one, its strikes with
+        the call and put symbols."""
         sym = parse_symbol(symbol)
         quote = app_of(ctx).quote
         with known_symbol(sym, "option chain for"):
@@ -296,8 +296,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Option quotes")
     async def option_quote(ctx: AppCtx, symbols: SmallSymbolsArg) -> OptionQuoteResult:
-        """Quotes of option contracts (symbols from option_chain, e.g. AAPL251219C200000.US):
-        price, volume, open interest, implied volatility, strike, expiry."""
+        """Option quotes (symbols from option_chain): price, volume, open interest, implied
+        volatility, strike, expiry."""
         wanted = parse_symbols(symbols)
         rows = list(await app_of(ctx).quote.option_quote(wanted))
         unknown = require_all_known(wanted, {q.symbol for q in rows})
@@ -306,7 +306,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Warrant list")
     async def warrant_list(
         ctx: AppCtx,
-        symbol: Annotated[SymbolArg, Field(description="the underlying HK stock, e.g. 700.HK")],
+        symbol: Annotated[SymbolArg, Field(description="the HK underlying")],
         sort_by: SortArg = "volume",
         descending: bool = True,
         types: Annotated[list[WarrantKind] | None, Field(max_length=5)] = None,
@@ -317,8 +317,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         limit: LimitArg = 20,
         cursor: CursorArg = None,
     ) -> WarrantListResult:
-        """HK warrants and CBBCs on an underlying, filtered (types, issuer ids, months to
-        expiry, in/out of the money, status) and sorted; one page of `limit` rows."""
+        """HK warrants and CBBCs on an underlying, filtered and sorted; one page."""
         sym = parse_symbol(symbol)
         quote = app_of(ctx).quote
         with known_symbol(sym, "underlying"):
@@ -354,8 +353,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Warrant quotes")
     async def warrant_quote(ctx: AppCtx, symbols: SmallSymbolsArg) -> WarrantQuoteResult:
-        """Quotes of HK warrants (symbols from warrant_list): price, strike, expiry,
-        conversion ratio, implied volatility, outstanding ratio."""
+        """HK warrant quotes (symbols from warrant_list): price, strike, expiry, conversion ratio,
+        implied volatility."""
         wanted = parse_symbols(symbols)
         rows = list(await app_of(ctx).quote.warrant_quote(wanted))
         unknown = require_all_known(wanted, {q.symbol for q in rows})

@@ -26,7 +26,7 @@ from lb_mcp.server.tools.orders import ExecutionOut
 from lb_mcp.server.tools.quote import PERIODS, BarOut, PeriodArg
 
 MAX_BARS: Final = 1000  # the broker's cap per request
-DateArg = Annotated[str | None, Field(max_length=10, description="YYYY-MM-DD")]
+DateArg = Annotated[str | None, Field(max_length=10)]
 
 
 class HistoryBarsResult(Out):
@@ -79,15 +79,15 @@ def register(mcp: MCPServer[AppContext]) -> None:
         start: DateArg = None,
         end: DateArg = None,
         before: Annotated[
-            str | None, Field(max_length=32, description="ISO date-time (UTC); default now")
+            str | None, Field(max_length=32, description="ISO date-time, UTC; default now")
         ] = None,
         count: Annotated[int, Field(ge=1, le=MAX_BARS)] = 100,
         adjusted: bool = False,
         limit: Annotated[int, Field(ge=1, le=MAX_BARS)] = 200,
     ) -> HistoryBarsResult:
-        """Past OHLC bars. With `start`/`end` (exchange-local dates): the bars of that range.
-        Otherwise: the `count` bars before `before`. At most `limit` bars, the newest; page
-        back with `before` = `older`. `adjusted` = forward-adjusted for splits/dividends."""
+        """Past OHLC bars of `start`..`end` (exchange-local dates), else the `count` before
+        `before`; at most `limit`, the newest. Page back with `before` = `older`. `adjusted`:
+        forward-adjusted."""
         sym = parse_symbol(symbol)
         kind = PERIODS[period]
         adjust = AdjustType.ForwardAdjust if adjusted else AdjustType.NoAdjust
@@ -145,8 +145,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         limit: LimitArg = 50,
         cursor: CursorArg = None,
     ) -> HistoryExecutionsResult:
-        """Fills before today (UTC dates `start`..`end`; default the broker's recent window),
-        newest first; for today's fills use today_executions."""
+        """Fills before today between UTC dates (default: the broker's recent window), newest
+        first."""
         first = parse_date_arg(start, "start") if start else None
         last = parse_date_arg(end, "end") if end else None
         if first and last and first > last:

@@ -42,13 +42,13 @@ NOT_FOUND_CODE: Final = 301600  # the quote socket's "symbol not found"
 MAX_PAGE: Final = 200
 CursorArg = Annotated[
     str | None,
-    Field(default=None, max_length=12, description="`next` of the previous page; omit at first"),
+    Field(default=None, max_length=12),
 ]
-LimitArg = Annotated[int, Field(ge=1, le=MAX_PAGE, description="rows per page (1-200)")]
+LimitArg = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 MarketArg = Literal["HK", "US", "CN", "SG"]
 SmallSymbolsArg = Annotated[
     list[Annotated[str, Field(max_length=32)]],
-    Field(min_length=1, max_length=50, description='1 to 50 symbols, e.g. ["700.HK"]'),
+    Field(min_length=1, max_length=50),
 ]
 
 
@@ -268,7 +268,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def capital_flow(
         ctx: AppCtx, symbol: SymbolArg, limit: Annotated[int, Field(ge=1, le=500)] = 60
     ) -> CapitalFlowResult:
-        """Where the money flows today: cumulative net inflow per minute, the last `limit`."""
+        """Today's cumulative net capital inflow per minute, the last `limit`."""
         sym = parse_symbol(symbol)
         with known_symbol(sym):
             lines = list(await app_of(ctx).quote.capital_flow(sym))
@@ -301,9 +301,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         symbols: SmallSymbolsArg,
         fields: Annotated[list[CalcField] | None, Field(max_length=40)] = None,
     ) -> CalcIndexesResult:
-        """Derived figures of securities: PE (pe_ttm_ratio), PB, turnover rate, volume ratio,
-        amplitude, market value, multi-day change rates; for warrants/options also implied
-        volatility, delta, premium, leverage, open interest... Default: common stock fields."""
+        """Derived figures: PE, PB, turnover rate, market value, change rates; for warrants/options
+        implied volatility, greeks, premium, leverage... Default: stock fields."""
         wanted = parse_symbols(symbols)
         names = list(dict.fromkeys(fields or DEFAULT_CALC_FIELDS))
         rows = list(
@@ -316,11 +315,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def market_temperature(
         ctx: AppCtx,
         market: MarketArg,
-        start: Annotated[str | None, Field(max_length=10, description="YYYY-MM-DD")] = None,
-        end: Annotated[str | None, Field(max_length=10, description="YYYY-MM-DD")] = None,
+        start: Annotated[str | None, Field(max_length=10)] = None,
+        end: Annotated[str | None, Field(max_length=10)] = None,
     ) -> MarketTemperatureResult:
-        """A market's mood 0-100 (valuation, sentiment). With `start` and `end`: its history
-        (daily up to 3 months, weekly up to 2 years, monthly beyond; from 2016)."""
+        """A market's mood 0-100 (valuation, sentiment); with `start` and `end` its history since
+        2016 (daily, weekly or monthly by span)."""
         quote = app_of(ctx).quote
         if start is None and end is None:
             now = await quote.market_temperature(Market(market))
@@ -349,7 +348,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         limit: LimitArg = 100,
         cursor: CursorArg = None,
     ) -> SecurityListResult:
-        """Securities of a list; today the broker has one: US stocks tradable overnight."""
+        """US stocks tradable overnight (the broker's only list)."""
         rows = list(
             await app_of(ctx).quote.security_list(Market(market), SecurityListCategory.Overnight)
         )
@@ -367,7 +366,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Broker queue")
     async def brokers(ctx: AppCtx, symbol: SymbolArg) -> BrokersResult:
-        """The brokers queued at each bid/ask level of an HK security, with their names."""
+        """Brokers queued at each bid/ask level of an HK security, with names."""
         sym = parse_symbol(symbol)
         quote = app_of(ctx).quote
         with known_symbol(sym):

@@ -62,14 +62,12 @@ WRITE_BROKER = ToolAnnotations(
 )
 _MODERN = "2026-07-28"
 OrderIdArg = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_\-]+$")]
-DecimalArg = Annotated[
-    str, Field(max_length=32, description='exact decimal as a string, e.g. "100" or "412.2"')
-]
+DecimalArg = Annotated[str, Field(max_length=32)]
 SideArg = Literal["Buy", "Sell"]
 TifArg = Literal["Day", "GTC", "GTD"]
 RthArg = Literal["RTHOnly", "AnyTime", "Overnight"]
-DateArg = Annotated[str, Field(max_length=10, description="YYYY-MM-DD (UTC)")]
-ExpireArg = Annotated[str, Field(max_length=10, description="GTD: last day, YYYY-MM-DD")]
+DateArg = Annotated[str, Field(max_length=10)]
+ExpireArg = Annotated[str, Field(max_length=10, description="GTD: last day")]
 TermArg = Annotated[str, Field(max_length=32)]
 RemarkArg = Annotated[str, Field(max_length=MAX_REMARK)]
 # Which schema fields an order type needs; a field no allowed type uses is not offered.
@@ -460,8 +458,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         status: Annotated[list[StatusName], Field(max_length=20)] | None = None,
         side: SideArg | None = None,
     ) -> OrdersResult:
-        """Orders of today with status, fills and remark (orders placed here carry `lbmcp:`).
-        Filter by `symbol`, `status` (e.g. New, Filled) or `side`."""
+        """Today's orders with status, fills and remark (ours carry `lbmcp:`)."""
         statuses = None if status is None else [parse_status(s) for s in status]
         orders = await app_of(ctx).trade.today_orders(
             symbol=None if symbol is None else parse_symbol(symbol),
@@ -477,7 +474,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         start_date: DateArg | None = None,
         end_date: DateArg | None = None,
     ) -> OrdersResult:
-        """Past orders (before today), optionally for one symbol and a date range (UTC days)."""
+        """Past orders (before today) between UTC dates."""
         end = _day_start(end_date, "end_date")
         orders = await app_of(ctx).trade.history_orders(
             symbol=None if symbol is None else parse_symbol(symbol),
@@ -495,7 +492,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
     async def today_executions(
         ctx: AppCtx, symbol: SymbolArg | None = None, order_id: OrderIdArg | None = None
     ) -> ExecutionsResult:
-        """Fills of today, optionally for one symbol or order."""
+        """Today's fills."""
         trades = await app_of(ctx).trade.today_executions(
             symbol=None if symbol is None else parse_symbol(symbol), order_id=order_id
         )
@@ -519,15 +516,11 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         outside_rth: RthArg | None = None,
         remark: RemarkArg | None = None,
     ) -> OrderRequestResult:
-        """Ask to place an order. Every limit and guard is checked first; then the HUMAN
-        confirms it (in their client's dialog, or on a local approval page opened in their
-        browser). You cannot confirm it yourself. `status` is `placed` only with an
-        `order_id`; `confirmation_required` means the human has not answered yet: check back
-        with `pending_orders` or `poll_orders` instead of submitting again.
-        LIT/MIT: `trigger_price` (below last: fires if the price falls to it; above: if it
-        rises), then a limit at `price` (LIT) or market (MIT). TSLPAMT/TSLPPCT: a stop trailing
-        the high (Sell) / low (Buy) by `trailing_amount` / `trailing_percent` (%), then a limit
-        `limit_offset` beyond it. GTD needs `expire_date`; `outside_rth` is US only."""
+        """Ask to place an order; guards check it, then the HUMAN confirms it (you cannot). LIT/MIT:
+        at `trigger_price` (below last: on a fall; above: on a rise) a limit at `price` (LIT) or
+        a market order (MIT). TSLPAMT/TSLPPCT: a stop trailing the high (Sell) or low (Buy) by
+        `trailing_amount` or `trailing_percent` (%), then a limit `limit_offset` beyond. GTD
+        needs `expire_date`; `outside_rth` is US only."""
         return await _decide(ctx, prepared, answer)
 
     async def replace_order(
@@ -542,8 +535,8 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
         trailing_percent: TermArg | None = None,
         limit_offset: TermArg | None = None,
     ) -> OrderRequestResult:
-        """Change an open order: `quantity` (new total) and any of its price terms; a term
-        left out keeps its value. Guarded like a new order and confirmed by the human."""
+        """Change an open order: `quantity` (new total) and any price terms; omitted terms are kept.
+        Guarded and human-confirmed like a new order."""
         return await _decide(ctx, prepared, answer)
 
     # Offered means usable: only the order types the settings allow, and only the fields
@@ -567,11 +560,11 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
     @mcp.tool(annotations=READ_LOCAL, title="Order events")
     async def poll_orders(
         ctx: AppCtx,
-        cursor: Annotated[int, Field(ge=0, description="0 on the first call")] = 0,
+        cursor: Annotated[int, Field(ge=0)] = 0,
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
     ) -> OrderEventsResult:
-        """Orders whose state changed since `cursor` (latest state; never goes back). `wait_s`
-        > 0 waits for the next change, e.g. a fill. Also resource longbridge://orders."""
+        """Orders whose state changed since `cursor` (latest state); `wait_s` > 0 waits for the next
+        change, e.g. a fill. Also resource longbridge://orders."""
         events = _service(ctx).events
         if cursor == 0:
             await events.refresh_today()
@@ -603,7 +596,7 @@ def register(mcp: MCPServer[AppContext], settings: ServerSettings, live: LiveApp
 
     @mcp.tool(annotations=READ_LOCAL, title="Pending confirmations")
     async def pending_orders(ctx: AppCtx) -> PendingResult:
-        """Order requests waiting for the human, and what became of recent ones (placed with
-        the broker's order id, declined, expired...). Use it after `confirmation_required`."""
+        """Order requests waiting for the human, and what became of recent ones (placed with an
+        order id, declined, expired...)."""
         outcomes = await _service(ctx).pending_orders()
         return PendingResult(confirmations=[OrderRequestResult.from_outcome(o) for o in outcomes])

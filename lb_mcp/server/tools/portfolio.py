@@ -185,9 +185,8 @@ async def build_portfolio(app: AppContext) -> PortfolioResult:
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Portfolio with live P&L")
     async def portfolio(ctx: AppCtx) -> PortfolioResult:
-        """Every stock position with live price, market value, cost, unrealized P&L, today's
-        change and allocation %, plus totals per currency and in the base currency (converted
-        with the broker's own rates). Read-only."""
+        """Stock positions with live price, market value, cost, unrealized P&L, day change,
+        allocation %; totals per currency and in the base currency."""
         return await build_portfolio(app_of(ctx))
 
 

@@ -263,21 +263,14 @@ async def fetch_quotes(
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_BROKER, title="Real-time quotes")
     async def quote(ctx: AppCtx, symbols: SymbolsArg) -> QuoteResult:
-        """Latest price, day range, volume and % change for up to 500 symbols (one call).
-
-        Symbols are TICKER.MARKET: 700.HK, AAPL.US, 600519.SH, D05.SG. Prices are exact
-        decimal strings. Unknown symbols are listed in `unknown`.
-        """
+        """Latest price, day range, volume and % change of up to 500 symbols."""
         quotes, unknown = await fetch_quotes(app_of(ctx).quote, parse_symbols(symbols))
         return QuoteResult(quotes=[QuoteOut.from_sdk(q) for q in quotes], unknown=unknown)
 
     @mcp.tool(annotations=READ_BROKER, title="Security static info")
     async def static_info(ctx: AppCtx, symbols: SymbolsArg) -> StaticInfoResult:
-        """Name, exchange, currency, board lot size and basic fundamentals (EPS, book value and
-        dividend per share, in the security's currency) of securities.
-
-        Check `lot_size` before proposing an order: HK quantities must be whole lots.
-        """
+        """Name, exchange, currency, lot size, EPS, book value and dividend per share (in the
+        security's currency). HK quantities must be whole lots."""
         wanted = parse_symbols(symbols)
         infos = list(await app_of(ctx).quote.static_info(wanted))
         known = {i.symbol for i in infos}
@@ -321,7 +314,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def trades(
         ctx: AppCtx, symbol: SymbolArg, count: Annotated[int, Field(ge=1, le=1000)] = 20
     ) -> TradesResult:
-        """The most recent `count` (1-1000, default 20) trade prints of one symbol."""
+        """The last `count` trade prints of one symbol."""
         sym = _market_symbol(symbol)
         rows = await app_of(ctx).quote.trades(sym, count)
         return TradesResult(
@@ -343,7 +336,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def intraday(
         ctx: AppCtx, symbol: SymbolArg, limit: Annotated[int, Field(ge=1, le=500)] = 60
     ) -> IntradayResult:
-        """Today's minute-by-minute price and average price; the last `limit` minutes."""
+        """Today's minute price and average price, the last `limit` minutes."""
         sym = _market_symbol(symbol)
         rows = list(await app_of(ctx).quote.intraday(sym))
         return IntradayResult(
@@ -370,9 +363,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
         adjusted: bool = False,
         summary: bool = False,
     ) -> CandlesticksResult:
-        """OHLC bars, newest last: `period` 1m/5m/15m/30m/60m/day/week/month/year, `count`
-        1-1000 (default 30). `adjusted` applies forward adjustment for splits/dividends.
-        `summary` returns one line for the whole series (range, change, volume) and no bars."""
+        """OHLC bars, newest last. `adjusted`: forward-adjusted for splits/dividends; `summary`: one
+        line (range, change, volume) instead of bars."""
         sym = _market_symbol(symbol)
         # Daily bars start at the exchange's local midnight, which in UTC is often the day before.
         zone = market_timezone(market_of(sym)) if PERIODS[period] >= Period.Day else None
@@ -405,8 +397,8 @@ def register(mcp: MCPServer[AppContext]) -> None:
 
     @mcp.tool(annotations=READ_BROKER, title="Trading sessions")
     async def trading_session(ctx: AppCtx) -> TradingSessionResult:
-        """Today's trading sessions (pre, regular, post, overnight) of every market, in each
-        exchange's local time."""
+        """Today's sessions (pre, regular, post, overnight) of every market, in exchange-local
+        time."""
         markets = await app_of(ctx).quote.trading_session()
         return TradingSessionResult(
             markets=[
@@ -429,11 +421,10 @@ def register(mcp: MCPServer[AppContext]) -> None:
     async def trading_days(
         ctx: AppCtx,
         market: Literal["HK", "US", "CN", "SG"],
-        begin: Annotated[str, Field(max_length=10, description="YYYY-MM-DD")],
-        end: Annotated[str, Field(max_length=10, description="YYYY-MM-DD")],
+        begin: Annotated[str, Field(max_length=10)],
+        end: Annotated[str, Field(max_length=10)],
     ) -> TradingDaysResult:
-        """Trading days and half trading days of a market between two dates (at most one
-        month apart, as the broker requires)."""
+        """Trading and half trading days of a market between two dates at most a month apart."""
         first, last = parse_date_arg(begin, "begin"), parse_date_arg(end, "end")
         if first > last:
             raise ToolFailure("INVALID_ARGUMENT", "begin must not be after end")

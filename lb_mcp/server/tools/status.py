@@ -160,9 +160,8 @@ def _jsonable(value: Any) -> Any:
 def register(mcp: MCPServer[AppContext]) -> None:
     @mcp.tool(annotations=READ_LOCAL, title="Server status and safety settings")
     async def status(ctx: AppCtx) -> StatusResult:
-        """Is this the sandbox or the live account? Is trading on? Which limits apply and how
-        much of today's budget is used? Is the quote connection up? Call this first, and
-        whenever unsure."""
+        """Mode (sandbox or live), trading on/off, limits and today's usage, quote connection. Call
+        it first and when unsure."""
         return build_status(app_of(ctx))
 
 

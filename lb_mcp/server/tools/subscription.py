@@ -336,7 +336,7 @@ async def unsubscribe_streams(app: AppContext, symbols: list[str], kinds: list[s
 
 KindsArg = Annotated[
     list[KindArg] | None,
-    Field(max_length=4, description='what to stream; default ["quote"]'),
+    Field(max_length=4, description='default ["quote"]'),
 ]
 
 
@@ -346,14 +346,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
         ctx: AppCtx,
         symbols: SymbolsArg,
         kinds: KindsArg = None,
-        period: Annotated[PeriodArg, Field(description='bar period for "candles"')] = "1m",
+        period: Annotated[PeriodArg, Field(description='of "candles"')] = "1m",
     ) -> SubscriptionsResult:
-        """Stream real-time quotes of symbols (cap 500); `kinds` adds the book (`depth`),
-        prints (`trades`) or live bars of `period` (`candles`).
-
-        Receive them with `poll_quotes`, or read/subscribe `longbridge://quote/{symbol}`
-        (`depth/`, `trades/` too). Subscribing twice is harmless.
-        """
+        """Stream quotes of up to 500 symbols; `kinds` adds book (`depth`), prints (`trades`), live
+        bars of `period` (`candles`). Read with `poll_quotes` or longbridge://quote/{symbol}
+        (depth/, trades/)."""
         app = app_of(ctx)
         wanted: list[str] = list(kinds or ["quote"])
         await subscribe_streams(app, parse_symbols(symbols), wanted, PERIODS[period])
@@ -367,30 +364,26 @@ def register(mcp: MCPServer[AppContext]) -> None:
             list[KindArg] | None, Field(max_length=4, description="default: every kind")
         ] = None,
     ) -> SubscriptionsResult:
-        """Stop streaming for symbols (what is not subscribed is ignored)."""
+        """Stop streaming symbols (unsubscribed ones are ignored)."""
         app = app_of(ctx)
         await unsubscribe_streams(app, parse_symbols(symbols), list(kinds or STREAM_KINDS))
         return _subs(app)
 
     @mcp.tool(annotations=READ_LOCAL, title="List quote subscriptions")
     async def subscriptions(ctx: AppCtx) -> SubscriptionsResult:
-        """The symbols streamed (which have depth, trades, candles) and the 500 cap."""
+        """The streamed symbols (with depth, trades, candles) and the 500 cap."""
         return _subs(app_of(ctx))
 
     @mcp.tool(annotations=READ_LOCAL, title="Poll streamed quotes")
     async def poll_quotes(
         ctx: AppCtx,
-        cursor: Annotated[int, Field(ge=0, description="0 on the first call")] = 0,
+        cursor: Annotated[int, Field(ge=0)] = 0,
         wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0,
         limit: Annotated[int, Field(ge=1, le=MAX_SYMBOLS)] = 100,
     ) -> PollResult:
-        """Updates since `cursor`: latest quote per symbol (`updates`), and where subscribed
-        the book (`depth`), new prints (`trades`), bars in progress (`candles`).
-
-        Pass the returned `cursor` next time. With `wait_s` > 0 (max 30) the call waits for
-        the next update when there is none yet. `missed` counts updates replaced by a newer
-        one before you polled. Subscribe first with `subscribe`.
-        """
+        """Updates since `cursor` (pass back the returned one): latest quote per symbol and, where
+        subscribed, book, prints and bars in progress. `wait_s` > 0 waits for one; `missed`
+        counts superseded updates."""
         app = app_of(ctx)
         if not app.streams.symbols:
             raise ToolFailure(

@@ -34,11 +34,11 @@ WATCHLIST_WRITE = ToolAnnotations(
 )
 GroupArg = Annotated[
     str | None,
-    Field(max_length=64, description="group id or name; default: the first group"),
+    Field(max_length=64, description="id or name; default: the first"),
 ]
 EditArg = Annotated[
     list[Annotated[str, Field(max_length=32)]],
-    Field(max_length=MAX_EDIT, description='symbols, e.g. ["TSLA.US"]'),
+    Field(max_length=MAX_EDIT),
 ]
 
 
@@ -111,7 +111,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         group: GroupArg = None,
         limit: Annotated[int, Field(ge=1, le=500, description="securities per group")] = 100,
     ) -> WatchlistResult:
-        """The account's watchlist groups and their securities (all groups, or one)."""
+        """The account's watchlist groups and their securities."""
         groups = list(await app_of(ctx).quote.watchlist())
         if group is not None:
             found = find_group(groups, group)
@@ -126,12 +126,10 @@ def register(mcp: MCPServer[AppContext]) -> None:
         group: GroupArg = None,
         add: EditArg | None = None,
         remove: EditArg | None = None,
-        create: Annotated[
-            bool, Field(description="create the group `group` (a name) if it does not exist")
-        ] = False,
+        create: Annotated[bool, Field(description="create `group` (a name) if missing")] = False,
     ) -> WatchlistUpdateResult:
-        """Add symbols to / remove symbols from a watchlist group. Not an order: no money is
-        at stake, works with trading off, needs no confirmation; every edit is audited."""
+        """Add or remove symbols of a watchlist group. Not an order: no confirmation, works with
+        trading off; audited."""
         to_add = parse_symbols(add) if add else []
         to_remove = parse_symbols(remove) if remove else []
         if not to_add and not to_remove and not create:
