@@ -60,18 +60,10 @@ if TYPE_CHECKING:
     from lb_mcp.server.gate.service import OrderGate
 
 OrdersFactory: TypeAlias = "Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrderGate]"
-# Requests that never touch the broker side: they are answered while it is still starting.
-_NO_BROKER = frozenset(
-    {
-        "ping",
-        "tools/list",
-        "prompts/list",
-        "prompts/get",
-        "resources/list",
-        "resources/templates/list",
-        "logging/setLevel",
-        "completion/complete",
-    }
+# Requests that read the app wait until it runs (tools/call awaits it itself); every other one
+# (server/discover, the lists, prompts) is answered while the broker side is still starting.
+_NEEDS_APP = frozenset(
+    {"resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen"}
 )
 
 
@@ -320,7 +312,7 @@ def _await_app(mcp: MCPServer[AppContext], startup: AppStartup) -> None:
     the client's ``notifications/initialized`` starts it."""
     lowlevel = mcp._lowlevel_server
     for method, entry in list(lowlevel._request_handlers.items()):
-        if method in _NO_BROKER or method == "tools/call":  # tools/call awaits it itself
+        if method not in _NEEDS_APP:
             continue
         lowlevel.add_request_handler(method, entry.params_type, _with_app(entry.handler, startup))
 
