@@ -3,6 +3,9 @@
 The lifespan owns exactly one ``QuoteContext`` and one ``TradeContext`` (Longbridge allows one
 quote connection per account, so every session of an HTTP server shares them), the stream store
 with its fan-out task, and the order service. Tools are thin adapters over ``AppContext``.
+``initialize`` does not wait for any of it: the tools are registered at the first request after
+it, and the broker side (in sandbox the embedded simulator too) starts in the background
+(``startup.py``); the requests that read it wait for it.
 
 Tool failures never escape as tracebacks: ``tools/call`` is served by :func:`_tool_call_handler`,
 which maps every exception to a tool error with a stable code (``errors.py``) and keeps the
