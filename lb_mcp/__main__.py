@@ -21,13 +21,13 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lb_mcp.sdk.oauth import OAuth
-    from lb_mcp.server.backend import Backend
+    from lb_mcp.server.backend import Backend, PendingBackend
     from lb_mcp.server.settings import ServerSettings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -188,15 +188,41 @@ async def open_backend(
         config = Config.from_apikey_env(env=env)
         yield Backend(config=config, mode=Mode.LIVE, description="Longbridge OpenAPI (live)")
         return
+    async with _simulator(env, seed) as backend:
+        yield backend
+
+
+def pending_backend(
+    env: Mapping[str, str], seed: int = 7, oauth: OAuth | None = None
+) -> AbstractAsyncContextManager[Backend | PendingBackend]:
+    """Like :func:`open_backend`, but the embedded simulator is left for the server to start
+    after it has answered ``initialize`` (``lb-mcp serve``'s cold start)."""
+    if oauth is not None or has_credentials(env):
+        return open_backend(env, seed, oauth)
+    from lb_mcp.sdk.enums import Mode
+    from lb_mcp.server.backend import PendingBackend
+
+    pending = PendingBackend(
+        mode=Mode.SANDBOX,
+        description=_sim_description(seed),
+        open=lambda: _simulator(env, seed),
+    )
+    return nullcontext(pending)
+
+
+def _sim_description(seed: int) -> str:
+    return f"embedded simulator (seed {seed}, simulated money)"
+
+
+@asynccontextmanager
+async def _simulator(env: Mapping[str, str], seed: int) -> AsyncIterator[Backend]:
+    from lb_mcp.sdk.enums import Mode
+    from lb_mcp.server.backend import Backend
     from lb_mcp.sim import Simulator
 
     universe = env.get("LB_MCP_SIM_UNIVERSE") or None
     async with Simulator(seed=seed, tick=True, universe=universe) as sim:
-        yield Backend(
-            config=sim.config,
-            mode=Mode.SANDBOX,
-            description=f"embedded simulator (seed {seed}, simulated money)",
-        )
+        yield Backend(config=sim.config, mode=Mode.SANDBOX, description=_sim_description(seed))
 
 
 class SettingsLoadError(Exception):
@@ -288,7 +314,7 @@ async def _serve_started(args: argparse.Namespace) -> int:
             print(f"lb-mcp: {exc.message}", file=sys.stderr, flush=True)
             return 2
     try:
-        async with open_backend(os.environ, args.seed, oauth) as backend:
+        async with pending_backend(os.environ, args.seed, oauth) as backend:
             mcp = build_server(settings, backend)
             gc.freeze()
             gc.enable()

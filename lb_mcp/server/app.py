@@ -3,6 +3,9 @@
 The lifespan owns exactly one ``QuoteContext`` and one ``TradeContext`` (Longbridge allows one
 quote connection per account, so every session of an HTTP server shares them), the stream store
 with its fan-out task, and the order service. Tools are thin adapters over ``AppContext``.
+``initialize`` does not wait for any of it: the tools are registered at the first request after
+it, and the broker side (in sandbox the embedded simulator too) starts in the background
+(``startup.py``); the requests that read it wait for it.
 
 Tool failures never escape as tracebacks: ``tools/call`` is served by :func:`_tool_call_handler`,
 which maps every exception to a tool error with a stable code (``errors.py``) and keeps the
@@ -15,11 +18,11 @@ whose lifetime is the confirmation TTL.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import anyio
 import anyio.lowlevel
@@ -30,53 +33,54 @@ from mcp.server.request_state import RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
+    INTERNAL_ERROR,
     CallToolRequestParams,
     CallToolResult,
     InputRequiredResult,
     ListToolsResult,
+    NotificationParams,
     PaginatedRequestParams,
     Tool,
 )
 
-from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import Mode, SubType
-from lb_mcp.sdk.quote.context import QuoteContext
-from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server import budget, prompts
-from lb_mcp.server.backend import Backend
+from lb_mcp.server.backend import Backend, PendingBackend
 from lb_mcp.server.charts import tool as chart
 from lb_mcp.server.context import AppContext, LiveApp, QuoteFactory, QuoteSource, TradeFactory
 from lb_mcp.server.errors import ToolFailure, error_result, map_exception
 from lb_mcp.server.gate.events import ORDERS_URI
-from lb_mcp.server.gate.service import OrderGate
 from lb_mcp.server.settings import ServerSettings, account_fingerprint
+from lb_mcp.server.startup import GRACE_S, AppStartup, StartupFailed
 from lb_mcp.server.streams import resources
-from lb_mcp.server.streams.freshness import FreshnessWatchdog
-from lb_mcp.server.streams.store import QuoteStreams
-from lb_mcp.server.tools import (
-    account,
-    derivatives,
-    history,
-    market,
-    orders,
-    portfolio,
-    quote,
-    status,
-    subscription,
-    watchlist,
-)
 
 log = logging.getLogger("lb_mcp.server")
 
 SERVER_NAME = "lb-mcp"
-OrdersFactory = Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrderGate]
+if TYPE_CHECKING:
+    from lb_mcp.sdk.config import Config
+    from lb_mcp.sdk.trade.context import TradeContext
+    from lb_mcp.server.gate.service import OrderGate
+
+OrdersFactory: TypeAlias = "Callable[[ServerSettings, Mode, TradeContext, QuoteSource], OrderGate]"
+# Requests that read the app wait until it runs (tools/call awaits it itself); every other one
+# (server/discover, the lists, prompts) is answered while the broker side is still starting.
+_NEEDS_APP = frozenset(
+    {"resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen"}
+)
 
 
+# The SDK contexts and the order gate are imported at first use: ``initialize`` is answered
+# before anything needs them (cold start, issue 16).
 def default_quote_factory(config: Config) -> QuoteSource:
+    from lb_mcp.sdk.quote.context import QuoteContext
+
     return QuoteContext(config)
 
 
 def default_trade_factory(config: Config) -> TradeContext:
+    from lb_mcp.sdk.trade.context import TradeContext
+
     return TradeContext(config)
 
 
@@ -87,6 +91,8 @@ def default_orders_factory(config: Config) -> OrdersFactory:
     def make(
         settings: ServerSettings, mode: Mode, trade: TradeContext, q: QuoteSource
     ) -> OrderGate:
+        from lb_mcp.server.gate.service import OrderGate
+
         return OrderGate(settings=settings, mode=mode, trade=trade, quote=q, secrets=redact)
 
     return make
@@ -100,7 +106,7 @@ def state_dir_of(settings: ServerSettings, backend: Backend) -> Path:
     return settings.mode_state_dir(backend.mode, account)
 
 
-def instructions(settings: ServerSettings, backend: Backend) -> str:
+def instructions(settings: ServerSettings, backend: Backend | PendingBackend) -> str:
     mode = backend.mode
     trading = settings.trading_enabled(mode)
     where = (
@@ -142,33 +148,52 @@ def instructions(settings: ServerSettings, backend: Backend) -> str:
 
 def build_server(
     settings: ServerSettings,
-    backend: Backend,
+    backend: Backend | PendingBackend,
     *,
     quote_factory: QuoteFactory | None = None,
     trade_factory: TradeFactory | None = None,
     orders_factory: OrdersFactory | None = None,
     fanout_interval_s: float = 0.05,
 ) -> MCPServer[AppContext]:
-    """The MCP server for one account. The factories are seams for tests and the bench."""
+    """The MCP server for one account. The factories are seams for tests and the bench.
+
+    A ``PendingBackend`` (the embedded simulator) is started by the server itself, in the
+    background with the rest of the broker side (see ``startup.py``)."""
     make_quote = quote_factory or default_quote_factory
     make_trade = trade_factory or default_trade_factory
-    make_orders = orders_factory or default_orders_factory(backend.config)
     bus = InMemorySubscriptionBus()
     live = LiveApp()
+    startup = AppStartup()
     # MCP Apps tools are declared on the extension before the server consumes it.
     apps = Apps()
     chart.register(apps)
 
-    # Sandbox and live (and every live account) keep separate ledgers, journals, audit logs.
-    scoped = replace(
-        settings, state_dir=state_dir_of(settings, backend), root_state_dir=settings.halt_dir
-    )
+    @asynccontextmanager
+    async def open_backend() -> AsyncIterator[Backend]:
+        if isinstance(backend, Backend):
+            yield backend
+        else:
+            async with backend.open() as opened:
+                yield opened
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+    async def open_app() -> AsyncIterator[AppContext]:
+        async with open_backend() as ready, _open_app(ready) as app:
+            yield app
+
+    @asynccontextmanager
+    async def _open_app(ready: Backend) -> AsyncIterator[AppContext]:
+        from lb_mcp.server.streams.freshness import FreshnessWatchdog
+        from lb_mcp.server.streams.store import QuoteStreams
+
+        make_orders = orders_factory or default_orders_factory(ready.config)
+        # Sandbox and live (and every live account) keep separate ledgers, journals, audit logs.
+        scoped = replace(
+            settings, state_dir=state_dir_of(settings, ready), root_state_dir=settings.halt_dir
+        )
         streams = QuoteStreams(bus, interval_s=fanout_interval_s)
-        quote_ctx = make_quote(backend.config)
-        trade_ctx = make_trade(backend.config)
+        quote_ctx = make_quote(ready.config)
+        trade_ctx = make_trade(ready.config)
         order_service: OrderGate | None = None
         try:
             order_service = make_orders(scoped, backend.mode, trade_ctx, quote_ctx)
@@ -176,7 +201,7 @@ def build_server(
             await order_service.start()
             app = AppContext(
                 settings=scoped,
-                backend=backend,
+                backend=ready,
                 quote=quote_ctx,
                 trade=trade_ctx,
                 streams=streams,
@@ -212,6 +237,17 @@ def build_server(
             await _quietly(quote_ctx.close)
             await _quietly(trade_ctx.close)
 
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(startup.run, open_app, GRACE_S)
+            try:
+                # Handlers that need the app get the real one from ``startup`` (see
+                # ``_await_app``); the rest never read this placeholder.
+                yield cast(AppContext, startup)
+            finally:
+                startup.stop()
+
     mcp: MCPServer[AppContext] = MCPServer(
         SERVER_NAME,
         title="Longbridge (lb-mcp)",
@@ -224,20 +260,59 @@ def build_server(
         log_level="WARNING",
         extensions=[apps],
     )
-    status.register(mcp)
-    account.register(mcp)
-    quote.register(mcp)
-    history.register(mcp)
-    derivatives.register(mcp)
-    market.register(mcp)
-    watchlist.register(mcp)
-    subscription.register(mcp)
-    portfolio.register(mcp)
-    orders.register(mcp, settings, live)
+
+    def register_tools() -> None:
+        # Building ~45 tool schemas is a tenth of a second that ``initialize`` need not wait
+        # for: it runs at the first request after it (``_register_first``).
+        from lb_mcp.server.tools import (
+            account,
+            derivatives,
+            history,
+            market,
+            orders,
+            portfolio,
+            quote,
+            status,
+            subscription,
+            watchlist,
+        )
+
+        status.register(mcp)
+        account.register(mcp)
+        quote.register(mcp)
+        history.register(mcp)
+        derivatives.register(mcp)
+        market.register(mcp)
+        watchlist.register(mcp)
+        subscription.register(mcp)
+        portfolio.register(mcp)
+        orders.register(mcp, settings, live)
+
     resources.register(mcp, live)
     prompts.register(mcp)
-    _install_tool_call_handler(mcp, bus)
+    _install_tool_call_handler(mcp, bus, startup.app)
+    _await_app(mcp, startup)
+    _register_first(mcp, register_tools)
     return mcp
+
+
+def _register_first(mcp: MCPServer[AppContext], register: Callable[[], None]) -> None:
+    """Every request but ``ping`` first makes sure the tools (and the orders resource) exist."""
+    done: list[bool] = []
+    lowlevel = mcp._lowlevel_server
+
+    def wrap(handler: Any) -> Any:
+        async def handle(ctx: ServerRequestContext[AppContext, Any], params: Any) -> Any:
+            if not done:
+                done.append(True)
+                register()
+            return await handler(ctx, params)
+
+        return handle
+
+    for method, entry in list(lowlevel._request_handlers.items()):
+        if method != "ping":
+            lowlevel.add_request_handler(method, entry.params_type, wrap(entry.handler))
 
 
 def _changes_orders(tool: Tool) -> bool:
@@ -253,7 +328,43 @@ async def _quietly(close: Callable[[], Any]) -> None:
         log.warning("error while closing a broker context", exc_info=True)
 
 
-def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscriptionBus) -> None:
+def _await_app(mcp: MCPServer[AppContext], startup: AppStartup) -> None:
+    """Every request that reads the app waits until it is running and then sees the real one;
+    the client's ``notifications/initialized`` starts it."""
+    lowlevel = mcp._lowlevel_server
+    for method, entry in list(lowlevel._request_handlers.items()):
+        if method not in _NEEDS_APP:
+            continue
+        lowlevel.add_request_handler(method, entry.params_type, _with_app(entry.handler, startup))
+
+    previous = lowlevel.get_notification_handler("notifications/initialized")
+
+    async def on_initialized(ctx: ServerRequestContext[AppContext, Any], params: Any) -> None:
+        startup.kick()
+        if previous is not None:
+            await previous.handler(ctx, params)
+
+    lowlevel.add_notification_handler(
+        "notifications/initialized", NotificationParams, on_initialized
+    )
+
+
+def _with_app(handler: Any, startup: AppStartup) -> Any:
+    async def handle(ctx: ServerRequestContext[AppContext, Any], params: Any) -> Any:
+        try:
+            app = await startup.app()
+        except StartupFailed as exc:
+            raise MCPError(INTERNAL_ERROR, f"the broker side did not start: {exc}") from None
+        return await handler(replace(ctx, lifespan_context=app), params)
+
+    return handle
+
+
+def _install_tool_call_handler(
+    mcp: MCPServer[AppContext],
+    bus: InMemorySubscriptionBus,
+    running: Callable[[], Awaitable[AppContext]],
+) -> None:
     order_tools: set[str] = set()
     known: set[str] = set()
     published: list[Tool] = []
@@ -277,11 +388,20 @@ def _install_tool_call_handler(mcp: MCPServer[AppContext], bus: InMemorySubscrip
             return error_result(
                 ToolFailure("UNKNOWN_TOOL", f"there is no tool named {params.name[:64]!r}")
             )
-        context: Context[AppContext, Any] = Context(
-            request_context=ctx, mcp_server=mcp, input_params=params, subscriptions=bus
-        )
         token = None
         try:
+            try:
+                app = await running()
+            except StartupFailed as exc:
+                raise ToolFailure(
+                    "BROKER_UNAVAILABLE", f"the broker side did not start: {exc}"
+                ) from None
+            context: Context[AppContext, Any] = Context(
+                request_context=replace(ctx, lifespan_context=app),
+                mcp_server=mcp,
+                input_params=params,
+                subscriptions=bus,
+            )
             chars, arguments = budget.take_budget(params.name, params.arguments or {})
             token = budget.enter(chars)
             result = await mcp.call_tool(params.name, arguments, context)

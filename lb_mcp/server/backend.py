@@ -7,6 +7,8 @@ No tool can change it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from lb_mcp.sdk.config import Config
@@ -23,4 +25,17 @@ class Backend:
         return f"Backend(mode={self.mode.value!r}, description={self.description!r})"
 
 
-__all__ = ["Backend"]
+@dataclass(frozen=True)
+class PendingBackend:
+    """A backend the server starts itself, after answering ``initialize`` (the embedded
+    simulator): its mode is known now, its ``Backend`` (ports, keys) once ``open`` is entered."""
+
+    mode: Mode
+    description: str
+    open: Callable[[], AbstractAsyncContextManager[Backend]]
+
+    def __repr__(self) -> str:
+        return f"PendingBackend(mode={self.mode.value!r}, description={self.description!r})"
+
+
+__all__ = ["Backend", "PendingBackend"]

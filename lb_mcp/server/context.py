@@ -10,34 +10,38 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from mcp.server.mcpserver import Context
 
-from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.enums import AdjustType, Market, Mode, Period, SubType
-from lb_mcp.sdk.quote import market_models as mm
-from lb_mcp.sdk.quote.feed import QuotePush
-from lb_mcp.sdk.quote.models import (
-    Candlestick,
-    IntradayLine,
-    MarketTradingDays,
-    MarketTradingSession,
-    PushQuote,
-    SecurityBrokers,
-    SecurityDepth,
-    SecurityQuote,
-    SecurityStaticInfo,
-    Subscription,
-    Trade,
-)
-from lb_mcp.sdk.trade.context import TradeContext
-from lb_mcp.server.backend import Backend
-from lb_mcp.server.gate.service import OrderGate
-from lb_mcp.server.settings import ServerSettings
-from lb_mcp.server.streams.store import QuoteStreams
 
-QuoteCallback = Callable[[str, PushQuote], None]
+# Only names for annotations: importing the gate, the stream store and the SDK's models here would
+# put them on every tool module's import path, before ``initialize`` is answered (cold start).
+if TYPE_CHECKING:
+    from lb_mcp.sdk.config import Config
+    from lb_mcp.sdk.quote import market_models as mm
+    from lb_mcp.sdk.quote.feed import QuotePush
+    from lb_mcp.sdk.quote.models import (
+        Candlestick,
+        IntradayLine,
+        MarketTradingDays,
+        MarketTradingSession,
+        PushQuote,
+        SecurityBrokers,
+        SecurityDepth,
+        SecurityQuote,
+        SecurityStaticInfo,
+        Subscription,
+        Trade,
+    )
+    from lb_mcp.sdk.trade.context import TradeContext
+    from lb_mcp.server.backend import Backend
+    from lb_mcp.server.gate.service import OrderGate
+    from lb_mcp.server.settings import ServerSettings
+    from lb_mcp.server.streams.store import QuoteStreams
+
+QuoteCallback: TypeAlias = "Callable[[str, PushQuote], None]"
 
 
 class QuoteSource(Protocol):
@@ -168,8 +172,8 @@ class QuoteSource(Protocol):
     ) -> None: ...
 
 
-QuoteFactory = Callable[[Config], QuoteSource]
-TradeFactory = Callable[[Config], TradeContext]
+QuoteFactory: TypeAlias = "Callable[[Config], QuoteSource]"
+TradeFactory: TypeAlias = "Callable[[Config], TradeContext]"
 
 
 @dataclass

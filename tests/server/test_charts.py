@@ -210,10 +210,43 @@ async def test_the_view_resource_is_self_contained_html(tmp_path: Path) -> None:
         assert html.count("tools/call") == 1 and '{ name: "chart", arguments: args }' in html
 
 
-def test_serving_does_not_import_matplotlib() -> None:
+# Imported at the first tool call, never before ``initialize`` is answered (cold start).
+LAZY = (
+    "matplotlib",
+    "PIL",
+    "numpy",
+    "lb_mcp.sim",
+    "lb_mcp.sdk.quote.context",
+    "lb_mcp.sdk.quote.feed",
+    "lb_mcp.sdk.trade.context",
+    "lb_mcp.sdk.transport.ws",
+    "lb_mcp.server.gate.service",
+    "lb_mcp.server.tools.history",
+    "lb_mcp.server.tools.derivatives",
+    "lb_mcp.server.tools.orders",
+    "websockets",
+)
+
+
+def test_serving_does_not_import_matplotlib_or_the_broker_side(tmp_path: Path) -> None:
     code = (
-        "import sys, lb_mcp.server.app, lb_mcp.__main__;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'PIL', 'numpy')))"
+        "import sys, lb_mcp.server.app, lb_mcp.__main__\n"
+        "from lb_mcp.sdk.enums import Mode\n"
+        "from lb_mcp.server.backend import PendingBackend\n"
+        "from lb_mcp.server.settings import ServerSettings\n"
+        "lb_mcp.server.app.build_server(ServerSettings.from_env(), "
+        "PendingBackend(mode=Mode.SANDBOX, description='sim', open=None))\n"
+        f"lazy = {LAZY!r}\n"
+        "print(sorted(m for m in sys.modules if any(m == n or m.startswith(n + '.') "
+        "for n in lazy)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path),
+        "LB_MCP_STATE_DIR": str(tmp_path / "state"),
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.strip() == "[]"

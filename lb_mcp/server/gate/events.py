@@ -21,13 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import anyio
 
 from lb_mcp.sdk.enums import OrderStatus
 from lb_mcp.sdk.errors import OpenApiException
-from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.trade.models import Order, PushOrderChanged
+
+if TYPE_CHECKING:  # the trade context is handed in; importing it here costs the cold start
+    from lb_mcp.sdk.trade.context import TradeContext
 
 log = logging.getLogger("lb_mcp.server.orders")
 ORDERS_URI = "longbridge://orders"  # the same string as streams.store.ORDERS_URI

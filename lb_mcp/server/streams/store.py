@@ -43,13 +43,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
 from lb_mcp.sdk.enums import Period, SubType
-from lb_mcp.sdk.quote.feed import QuotePush
 from lb_mcp.sdk.quote.models import (
     PushCandlestick,
     PushDepth,
@@ -68,6 +67,10 @@ from lb_mcp.server.streams.kinds import (
     next_trades,
     trades_uri,
 )
+
+# The feed (protobuf, the wire codec) is the SDK's: loading it here costs the cold start.
+if TYPE_CHECKING:
+    from lb_mcp.sdk.quote.feed import QuotePush
 
 log = logging.getLogger("lb_mcp.server.streams.store")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, DeclinedElicitation, ElicitationResult
 from mcp.server.mcpserver import MCPServer
@@ -36,7 +36,6 @@ from lb_mcp.server.gate.confirm import OrderConfirmation, refusal_of
 from lb_mcp.server.gate.events import ORDERS_URI, OrderState
 from lb_mcp.server.gate.guards import TRAILING_TYPES, TRIGGER_TYPES
 from lb_mcp.server.gate.intent import MAX_REMARK
-from lb_mcp.server.gate.service import HumanAnswer, OrderGate
 from lb_mcp.server.gate.values import Action, OrderOutcome, OrderRequest, Prepared, Status
 from lb_mcp.server.output import (
     READ_BROKER,
@@ -54,6 +53,9 @@ from lb_mcp.server.output import (
     status_name,
 )
 from lb_mcp.server.settings import SUPPORTED_ORDER_TYPES, ServerSettings
+
+if TYPE_CHECKING:  # annotations only: the gate itself is built in the background (cold start)
+    from lb_mcp.server.gate.service import HumanAnswer, OrderGate
 
 MAX_WAIT_S = 30
 MAX_RESOURCE_ORDERS = 100
