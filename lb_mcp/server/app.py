@@ -239,6 +239,8 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        if startup.stopped:
+            startup.renew()
         async with anyio.create_task_group() as tg:
             tg.start_soon(startup.run, open_app, GRACE_S)
             try:

@@ -34,11 +34,20 @@ class AppStartup:
     """The one ``AppContext`` of a running server, once it is built."""
 
     def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        """Forget a finished run: each lifespan of the server (an in-process client connecting
+        again) builds its own app instead of finding the last one, already closed."""
         self._go = anyio.Event()
         self._ready = anyio.Event()
         self._stop = anyio.Event()
         self._app: AppContext | None = None
         self._failure: StartupFailed | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
 
     def kick(self) -> None:
         """Start now rather than after the grace period."""
@@ -66,6 +75,7 @@ class AppStartup:
                 self._app = app
                 self._ready.set()
                 await self._stop.wait()
+            self._app = None  # closed: a late request is told so, not handed a dead app
         except Exception as exc:
             if self._app is not None:
                 raise
