@@ -525,7 +525,7 @@ NOT_RUN = {
     8: "kill -9 at 200 points: tests/server/test_crash_reconcile.py covers it, not this runner",
     9: "withheld submit (35 s / 11 min) not driven yet",
     10: "trade push shaping hook exists (trade_drop/dup/reorder); reconcile check not driven",
-    11: "500-symbol flood: owned by helper #16 (bench/push_bench.py); not driven here",
+    11: "500-symbol flood: measured by bench/push_bench.py (client ingest), not driven here",
     16: "DNS rebinding: covered by tests/server/test_transports.py, not this runner",
     17: "injection envelope: covered by tests/server/test_redteam.py, not this runner",
     18: "secret scan after a faulted session not driven yet",
