@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -188,7 +188,7 @@ class QuoteFeed:
             return True
         other: PushValue
         store = self.store
-        candles = []
+        built: Sequence[PushCandlestick] = ()  # bars come only from trade prints here
         if sub_type is SubType.Depth:
             other = wire.push_depth(message)
             store.on_depth(symbol, other)
@@ -197,16 +197,16 @@ class QuoteFeed:
             store.on_brokers(symbol, other)
         else:
             other = wire.push_trades(message)
-            candles = store.on_trades(symbol, other)
+            built = store.on_trades(symbol, other)
         go_on = True
         types = self.subs.get(symbol)
         if types is not None and sub_type in types:
             go_on = self._deliver(symbol, sub_type, other)
-        if candles:
-            go_on = self._deliver_candles(symbol, candles) and go_on
+        if built:
+            go_on = self._deliver_candles(symbol, built) and go_on
         return go_on
 
-    def _deliver_candles(self, symbol: str, candles: list[PushCandlestick]) -> bool:
+    def _deliver_candles(self, symbol: str, candles: Sequence[PushCandlestick]) -> bool:
         # Built bars go out whatever the symbol's own quote/trade subscription.
         go_on = True
         for event in candles:

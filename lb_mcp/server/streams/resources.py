@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
@@ -59,6 +59,9 @@ from lb_mcp.server.tools.subscription import (
     trade_out,
 )
 
+if TYPE_CHECKING:
+    from lb_mcp.sdk.quote.models import SecurityQuote
+
 _STREAM_URI_RE = re.compile(r"^longbridge://(?P<kind>quote|depth|trades)/(?P<symbol>[^/?#]{1,32})$")
 SNAPSHOT_TRADES = 20  # prints in a trades snapshot
 _SNAPSHOT_HINT = "not streamed: a fresh pull; subscribe for updates"
@@ -74,10 +77,9 @@ async def _quote_json(app: AppContext, symbol: str) -> str:
     entry = app.streams.latest(sym)
     if entry is not None:
         return StreamQuoteOut.from_entry(entry, now).model_dump_json()
-    quotes = [q for q in await app.quote.quote([sym]) if q.symbol == sym]
-    if not quotes:
+    q = await _pulled(app, sym)
+    if q is None:
         raise _unknown(sym)
-    q = quotes[0]
     pulled = QuoteEntry(
         symbol=sym,
         last_done=q.last_done,
@@ -100,8 +102,13 @@ def _snapshot(body: dict[str, Any]) -> str:
     return json.dumps({**body, "snapshot": True, "hint": _SNAPSHOT_HINT}, separators=(",", ":"))
 
 
+async def _pulled(app: AppContext, sym: str) -> SecurityQuote | None:
+    """A fresh quote of ``sym`` from the broker; None when it knows no such symbol."""
+    return next((q for q in await app.quote.quote([sym]) if q.symbol == sym), None)
+
+
 async def _known(app: AppContext, sym: str) -> None:
-    if not [q for q in await app.quote.quote([sym]) if q.symbol == sym]:
+    if await _pulled(app, sym) is None:
         raise _unknown(sym)
 
 
@@ -250,7 +257,7 @@ async def _known_for_subscribe(app: AppContext, symbol: str) -> None:
             "SUBSCRIPTION_LIMIT",
             f"{MAX_SYMBOLS} symbols stream already, the broker's cap; unsubscribe some first",
         )
-    if not [q for q in await app.quote.quote([symbol]) if q.symbol == symbol]:
+    if await _pulled(app, symbol) is None:
         raise ToolFailure("UNKNOWN_SYMBOL", f"unknown symbol: {symbol}; nothing was subscribed")
 
 
