@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from mcp import Client
 
 from bench.soak.harness import Ctx, Result, Row, admin, serve_params, sim, structured
+from bench.soak.toxic import Mode, Toxic
+
+# The rows' symbols: a few of the sim's tradable universe, across markets.
+FEW = ["700.HK", "AAPL.US", "9988.HK", "TSLA.US", "NVDA.US"]
+
+
+def _grown(items: list[float], size: int) -> Callable[[], bool]:
+    return lambda: len(items) > size
+
+
+async def _subs_held(http: Any) -> list[set[str]]:
+    """The sim's quote subscriptions: one symbol set per connection."""
+    data = (await http.get("/sim/admin/state")).json()["data"]
+    return [set(d) for d in data["quote_subscriptions"]]
 
 
 async def row1(ctx: Ctx) -> Result:
@@ -68,6 +83,60 @@ async def row1(ctx: Ctx) -> Result:
                 f"lost {lost}; regressed/duplicate pushes {regressed}")  # fmt: skip
 
 
+async def row2(ctx: Ctx) -> Result:
+    """Blackhole (TCP open, nothing forwarded either way): dead peer detected and reconnected.
+
+    The client's flow dies while both sockets stay open (a dead NAT entry or load-balancer
+    node: no FIN, no RST, no pings, no pongs); new connections get through, as a fresh flow
+    would. Detection: the client hangs up the blackholed connection (seen at the proxy).
+    Reconnected: the first push on the new connection, after its resubscription.
+    """
+    from lb_mcp.sdk.config import Config
+    from lb_mcp.sdk.enums import SubType
+    from lb_mcp.sdk.quote.context import QuoteContext
+
+    rounds = 1 if ctx.quick else 5
+    detections: list[float] = []
+    resumes: list[float] = []
+    reasons: set[str] = set()
+    pushes: list[float] = []
+    async with (
+        sim(push_rate=20) as env,
+        admin(env) as http,
+        Toxic.for_url(env["LONGBRIDGE_QUOTE_WS_URL"]) as toxic,
+    ):
+        client_env = {**env, "LONGBRIDGE_QUOTE_WS_URL": toxic.url(env["LONGBRIDGE_QUOTE_WS_URL"])}
+        async with QuoteContext(Config.from_apikey_env(env=client_env)) as quote:
+            quote.set_on_quote(lambda symbol, push: pushes.append(time.monotonic()))
+            await quote.subscribe(FEW, [SubType.Quote], is_first_push=True)
+            for _ in range(rounds):
+                await anyio.sleep(2.0)  # a settled link, pushes flowing
+                if not pushes or time.monotonic() - pushes[-1] > 1.0:
+                    return False, "no pushes before the blackhole"
+                hung = len(toxic.hangups)
+                t = time.monotonic()
+                toxic.blackhole()
+                if not await toxic.wait_for(_grown(toxic.hangups, hung), 120):
+                    return False, "the blackholed link was not dropped within 120 s"
+                detections.append(toxic.hangups[-1] - t)
+                reasons.add(quote.connection_state().last_error or "?")
+                while not pushes or pushes[-1] < toxic.hangups[-1]:
+                    if time.monotonic() - t > 120:
+                        return False, f"no push within 120 s after the blackhole {detections}"
+                    await anyio.sleep(0.01)
+                resumes.append(pushes[-1] - t)
+            held = await _subs_held(http)
+            state = quote.connection_state()
+    # The sim keeps every blackholed connection (it never hears of the hang-up); the live one
+    # is the last.
+    whole = bool(held) and held[-1] == set(FEW)
+    ok = max(resumes) <= 30.0 and whole and state.reconnects == rounds
+    return ok, (f"{rounds} blackholes; detection {', '.join(f'{d:.1f}' for d in detections)} s; "
+                f"detected+reconnected+first push max {max(resumes):.1f} s (need <= 30 s); "
+                f"reconnects {state.reconnects}; live socket holds every sub {whole} "
+                f"({len(held)} at the sim); why: {'; '.join(sorted(reasons))}")  # fmt: skip
+
+
 async def row3(ctx: Ctx) -> Result:
     """Connected-but-mute during an open session: stale + age_s within 60 s; recovered."""
     stale_after = 5.0 if ctx.quick else 60.0
@@ -102,6 +171,69 @@ async def row3(ctx: Ctx) -> Result:
     return ok, (f"time to flag {flagged if flagged is None else round(flagged, 1)} s "
                 f"(stale_after {stale_after:g} s, need <= 60 s); age_s in poll {ages[:1]}; "
                 f"sim quote counts {counts}")  # fmt: skip
+
+
+async def row4(ctx: Ctx) -> Result:
+    """Sim down (REST and quote socket) then back without its sessions, as after a restart.
+
+    Down: every connection is reset and new ones are accepted and reset at once, so each
+    reconnect attempt is counted at the proxy. Back: the sim refuses the old session
+    (RECONNECT rejected), so exactly one fresh OTP + AUTH is expected.
+    """
+    from lb_mcp.sdk.config import Config
+    from lb_mcp.sdk.enums import SubType
+    from lb_mcp.sdk.quote.context import QuoteContext
+    from lb_mcp.sdk.transport.backoff import DEFAULT_CAP_S as cap
+
+    down_s = 40.0 if ctx.quick else 300.0
+    ws_url, rest_url = "LONGBRIDGE_QUOTE_WS_URL", "LONGBRIDGE_HTTP_URL"
+    async with (
+        sim(push_rate=5) as env,
+        admin(env) as http,
+        Toxic.for_url(env[ws_url]) as ws,
+        Toxic.for_url(env[rest_url]) as rest,
+    ):
+        client_env = {**env, ws_url: ws.url(env[ws_url]), rest_url: rest.url(env[rest_url])}
+        async with QuoteContext(Config.from_apikey_env(env=client_env)) as quote:
+            await quote.subscribe(FEW, [SubType.Quote], is_first_push=True)
+            otp0 = quote.connection_state().otp_calls
+            counts0 = (await http.get("/sim/admin/state")).json()["data"]["quote_counts"]
+            first = len(ws.accepted)
+            ws.mode = rest.mode = Mode.REFUSE
+            down_at = time.monotonic()
+            ws.drop()
+            rest.drop()
+            await anyio.sleep(down_s)
+            await http.post("/sim/admin/faults", params={"reject_reconnect": "1"})
+            ws.mode = rest.mode = Mode.PASS
+            up_at = time.monotonic()
+            recovered = None
+            while time.monotonic() - up_at < cap + 30:
+                if (held := await _subs_held(http)) and held[-1] == set(FEW):
+                    recovered = time.monotonic() - up_at
+                    break
+                await anyio.sleep(0.05)
+            otp = quote.connection_state().otp_calls - otp0
+            counts = (await http.get("/sim/admin/state")).json()["data"]["quote_counts"]
+    attempts = ws.accepted[first:]
+    during = [a for a in attempts if a < up_at]
+    gaps = [b - a for a, b in zip([down_at, *attempts], attempts, strict=False)]
+    capped = gaps[6:]  # the ceiling reaches the cap at the 6th delay (1, 2, 4, 8, 16, 30 s)
+    auths = counts["auth"] - counts0["auth"]
+    jitter_ok = all(cap / 2 - 0.1 <= g <= cap + 0.5 for g in capped)
+    ok = (
+        recovered is not None
+        and recovered <= cap + 3
+        and max(gaps) <= cap + 0.5
+        and jitter_ok
+        and otp <= len(attempts) / 2
+    )
+    shown = ", ".join(f"{g:.1f}" for g in gaps)
+    return ok, (f"down {down_s:g} s: {len(during)} attempts while down, {len(attempts)} in all; "
+                f"gaps {shown} s (need <= {cap:g} s, >= {cap / 2:g} s once capped); "
+                f"OTP calls {otp} (sim AUTHs {auths}, need <= {len(attempts) / 2:g}); "
+                f"recovery {recovered if recovered is None else round(recovered, 1)} s after "
+                f"return (need <= {cap + 3:g} s)")  # fmt: skip
 
 
 async def row20(ctx: Ctx) -> Result:
@@ -142,6 +274,8 @@ async def row20(ctx: Ctx) -> Result:
 
 ROWS: dict[int, Row] = {
     1: Row(row1),
+    2: Row(row2),
     3: Row(row3),
+    4: Row(row4, timeout_s=420.0),
     20: Row(row20),
 }
