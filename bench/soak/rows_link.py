@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -109,8 +110,10 @@ async def row2(ctx: Ctx) -> Result:
         async with QuoteContext(Config.from_apikey_env(env=client_env)) as quote:
             quote.set_on_quote(lambda symbol, push: pushes.append(time.monotonic()))
             await quote.subscribe(FEW, [SubType.Quote], is_first_push=True)
+            rng = random.Random(7)
             for _ in range(rounds):
-                await anyio.sleep(2.0)  # a settled link, pushes flowing
+                # A settled link with pushes flowing; a random moment of the 10 s ping cycle.
+                await anyio.sleep(rng.uniform(1.0, 11.0))
                 if not pushes or time.monotonic() - pushes[-1] > 1.0:
                     return False, "no pushes before the blackhole"
                 hung = len(toxic.hangups)
@@ -140,13 +143,17 @@ async def row2(ctx: Ctx) -> Result:
 async def row3(ctx: Ctx) -> Result:
     """Connected-but-mute during an open session: stale + age_s within 60 s; recovered."""
     stale_after = 5.0 if ctx.quick else 60.0
-    symbol = "AAPL.US"
     from datetime import UTC, datetime
 
     from lb_mcp.server.streams.freshness import session_open
+    from lb_mcp.sim.market.universe import UNIVERSE
 
-    if not session_open(symbol, datetime.now(UTC)):
-        return False, f"NOT RUN: {symbol}'s session is closed now (the row needs an open session)"
+    # AAPL.US when New York is open, else the first tradable symbol whose market is open now.
+    now = datetime.now(UTC)
+    candidates = ["AAPL.US", *sorted(s for s, sec in UNIVERSE.items() if not sec.quote_only)]
+    symbol = next((s for s in candidates if session_open(s, now)), None)
+    if symbol is None:
+        return False, "NOT RUN: every market of the sim is closed now (row 3 needs an open one)"
     async with sim(push_rate=20) as env, admin(env) as http:
         params = serve_params(ctx, env, LB_MCP_STALE_AFTER_S=str(stale_after))
         async with Client(params, mode="legacy") as client:
@@ -168,7 +175,7 @@ async def row3(ctx: Ctx) -> Result:
             state = (await http.get("/sim/admin/state")).json()
     counts = state.get("data", state).get("quote_counts", {})
     ok = flagged is not None and flagged <= stale_after + 6
-    return ok, (f"time to flag {flagged if flagged is None else round(flagged, 1)} s "
+    return ok, (f"{symbol}: time to flag {flagged if flagged is None else round(flagged, 1)} s "
                 f"(stale_after {stale_after:g} s, need <= 60 s); age_s in poll {ages[:1]}; "
                 f"sim quote counts {counts}")  # fmt: skip
 

@@ -71,7 +71,7 @@ async def test_a_blackholed_link_is_detected_by_the_ping_deadline_and_resubscrib
                 await _until(lambda: any(t > toxic.hangups[0] for t in pushes))
             state = ctx.connection_state()
         # At most one ping period until the next ping, plus its pong deadline (and scheduling).
-        assert detected < 0.05 + 0.1 + 0.3
+        assert detected < 0.05 + 0.1 + 0.5
         assert state.last_error == "ping timeout: no pong within 0.1 s"
         assert state.reconnects == 1 and state.connected
         # The sim was never told: the blackholed connection is still there, with its subs.
