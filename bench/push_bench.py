@@ -12,8 +12,9 @@ Blocks alternate official / ours (A/B interleaved); the summary prints medians a
 1. **drain**: the callback only counts. Official: callbacks per second from the flood's
    start until the last callback (it queues without bound, so the flood ends long before
    its callbacks do). Ours: pushes decoded, sequenced and merged per second (the SDK's
-   ingest; the callback gets the newest merged quote, coalesced when it lags), and the
-   callbacks per second. Peak RSS of each worker.
+   ingest; the merge stays in protobuf and the PushQuote with its Decimals is built when the
+   callback takes the newest merged quote, coalesced when it lags), and the callbacks per
+   second. Peak RSS of each worker.
 2. **slow**: the callback sleeps 1 ms. Share of the flood window the callback was running
    (100 % = it got every call it could take) and RSS growth during the window.
 3. **rtt**: ``quote(["700.HK"])`` straight to the simulator, official sync, official async

@@ -6,7 +6,10 @@ synchronous and quick) and hands pushes to consumers without ever holding an unb
 * a push is dropped if it is a duplicate or older than the last one for its (symbol, kind)
   (:class:`~lb_mcp.sdk.quote.sequencer.PushSequencer`); a gap schedules a fresh snapshot;
 * PushQuote is merged into the last known state like the official SDK's store (zero fields
-  mean "unchanged"); an end-of-day correction (``tag`` 1) is not delivered, as in the SDK;
+  mean "unchanged"); an end-of-day correction (``tag`` 1) is not delivered, as in the SDK.
+  Under a flood most merged states are coalesced away before anyone reads them, so the merge
+  stays in protobuf (``MergeFrom``: set fields win, which is the "zero means unchanged" rule)
+  and the :class:`PushQuote` with its Decimals is built once per read (:class:`_QuoteState`);
 * only (symbol, type) pairs subscribed locally are delivered (stricter than the SDK, which
   passes depth and brokers through);
 * every accepted push also goes into the local store (:mod:`lb_mcp.sdk.quote.realtime`, read by
@@ -27,14 +30,15 @@ import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from google.protobuf.message import DecodeError
 
-from lb_mcp.sdk.enums import Period, SubType
+from lb_mcp.sdk.enums import Period, SubType, TradeSession, TradeStatus
 from lb_mcp.sdk.errors import ProtocolError
 from lb_mcp.sdk.quote import wire as wire
-from lb_mcp.sdk.quote.models import PushCandlestick, PushQuote, SecurityQuote
+from lb_mcp.sdk.quote.models import PushCandlestick, PushQuote, SecurityQuote, utc_from_epoch
 from lb_mcp.sdk.quote.realtime import CandleTopic, LocalStore
 from lb_mcp.sdk.quote.sequencer import DROPPED, PushSequencer, Verdict
 from lb_mcp.sdk.quote.wire import PushValue, coalesce
@@ -63,6 +67,53 @@ _QUOTE: Final = SubType.Quote
 _NEXT: Final = Verdict.NEXT
 _new_push_quote = quote_pb2.PushQuote
 _merge_quote = wire.push_quote
+# datetime's range in epoch seconds: a push outside it is malformed (checked on arrival, as
+# the PushQuote holding it is built later, on the consumer's side).
+_MIN_EPOCH: Final = -62135596800
+_MAX_EPOCH: Final = 253402300799
+# What the buffers hold for a quote until a consumer takes it (then: the merged state).
+_PENDING: Final = PushQuote(
+    last_done=Decimal(0), open=Decimal(0), high=Decimal(0), low=Decimal(0),
+    timestamp=utc_from_epoch(0), volume=0, turnover=Decimal(0),
+    trade_status=TradeStatus.Normal, trade_session=TradeSession.Intraday,
+    current_volume=0, current_turnover=Decimal(0), sequence=0,
+)  # fmt: skip
+
+
+class _QuoteState:
+    """One symbol's merged quote: ``value`` as last built, plus the pushes since, unbuilt.
+
+    ``delta`` holds the price/volume fields of those pushes merged by ``MergeFrom`` (an empty
+    field keeps the older value); ``last`` is the newest push, whose timestamp, status,
+    session, current volume/turnover and sequence are taken as they are, zero or not.
+    """
+
+    __slots__ = ("delta", "last", "value")
+
+    def __init__(self) -> None:
+        self.value: PushQuote | None = None
+        self.delta: Any = None
+        self.last: Any = None
+
+    def get(self) -> PushQuote | None:
+        delta = self.delta
+        if delta is None:
+            return self.value
+        last = self.last
+        if last is not delta:
+            delta.timestamp = last.timestamp
+            delta.trade_status = last.trade_status
+            delta.trade_session = last.trade_session
+            delta.current_volume = last.current_volume
+            delta.current_turnover = last.current_turnover
+            delta.sequence = last.sequence
+        self.value = value = _merge_quote(delta, self.value)
+        self.delta = self.last = None
+        return value
+
+    def set(self, value: PushQuote) -> None:
+        self.value = value
+        self.delta = self.last = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +124,15 @@ class QuotePush:
     sub_type: Kind
     event: PushValue
     missed: int = 0
+
+
+def _merge_into(state: _QuoteState, message: Any) -> None:
+    delta = state.delta
+    if delta is None:
+        state.delta = message  # owned from here on: later pushes merge into it
+    else:
+        delta.MergeFrom(message)
+    state.last = message
 
 
 class QuoteFeed:
@@ -90,9 +150,11 @@ class QuoteFeed:
         self.store = store if store is not None else LocalStore()
         self.sequencer = PushSequencer(contiguous=contiguous)
         self.buffer: QuoteBuffer = buffer if buffer is not None else PushBuffer(merge=coalesce)
+        self.buffer.resolve = self._resolve
         self._refresh = refresh
         self._unverified: set[tuple[str, int]] = set()
-        self._state: dict[str, PushQuote] = {}
+        self._quotes: dict[str, _QuoteState] = {}
+        self.store.quote_source = self.quote
         self._callbacks: dict[Kind, Callback[Any]] = {}
         self._streams: set[QuoteBuffer] = set()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -166,15 +228,31 @@ class QuoteFeed:
                 symbol, cmd, message.sequence, verdict
             ) is None:
                 return True
-            state = self._state
-            value = state[symbol] = _merge_quote(message, state.get(symbol))
-            candles = self.store.on_quote(symbol, value)
+            stamp = message.timestamp
+            if not _MIN_EPOCH <= stamp <= _MAX_EPOCH:
+                raise ProtocolError(f"timestamp {stamp} is out of range")
+            state = self._quotes.get(symbol)
+            if state is None:
+                state = self._quotes[symbol] = _QuoteState()
             types = self.subs.get(symbol)
             go_on = True
-            if types is not None and _QUOTE in types:
-                go_on = self._deliver(symbol, _QUOTE, value)
-            if candles:
-                go_on = self._deliver_candles(symbol, candles) and go_on
+            if types is None or _QUOTE not in types:
+                _merge_into(state, message)
+            elif self._lagging and self._held is None:  # a flood: _deliver's lagging path, flat
+                delta = state.delta
+                if delta is None:
+                    state.delta = message
+                else:
+                    delta.MergeFromString(body)  # parsed above: the same as MergeFrom, cheaper
+                state.last = message
+                self._put((symbol, _QUOTE), _PENDING, _QUOTE in self._callbacks)
+            else:
+                go_on = self._quote_in(symbol, state, message)
+            store = self.store
+            if symbol in store.candles:  # the daily bar follows every quote: build it now
+                candles = store.on_quote(symbol, state.get())  # type: ignore[arg-type]
+                if candles:
+                    go_on = self._deliver_candles(symbol, candles) and go_on
             return go_on
         kind = PUSH_KINDS.get(cmd)
         if kind is None:
@@ -206,6 +284,30 @@ class QuoteFeed:
             go_on = self._deliver_candles(symbol, built) and go_on
         return go_on
 
+    def _quote_in(self, symbol: str, state: _QuoteState, message: Any) -> bool:
+        """Merge one PushQuote and deliver it: :meth:`_deliver` for a placeholder that stands
+        for the merged state, where a push that is held back first settles the entry it waits
+        behind, so that entry keeps the state before this push (every push reaches a consumer
+        that is not behind)."""
+        key = (symbol, _QUOTE)
+        if self._held is not None or self._lagging:
+            _merge_into(state, message)
+            return self._deliver(symbol, _QUOTE, _PENDING)
+        callbacks = _QUOTE in self._callbacks
+        streams = self._streams
+        buffer = self.buffer
+        if (callbacks and buffer.fresh(key)) or (streams and any(s.fresh(key) for s in streams)):
+            buffer.settle(key)
+            for stream in streams:
+                stream.settle(key)
+            _merge_into(state, message)
+            self._held = (key, _PENDING)
+            asyncio.get_running_loop().call_soon(self._flush_held)
+            return False
+        _merge_into(state, message)
+        self._put(key, _PENDING, callbacks)
+        return True
+
     def _deliver_candles(self, symbol: str, candles: Sequence[PushCandlestick]) -> bool:
         # Built bars go out whatever the symbol's own quote/trade subscription.
         go_on = True
@@ -234,11 +336,24 @@ class QuoteFeed:
 
     def apply_snapshot(self, quote: SecurityQuote) -> None:
         """A pulled quote replaces the merged state and is delivered (``sequence`` 0)."""
-        state = wire.push_quote_from_snapshot(quote, self._state.get(quote.symbol))
-        self._state[quote.symbol] = state
+        holder = self._quotes.get(quote.symbol)
+        if holder is None:
+            holder = self._quotes[quote.symbol] = _QuoteState()
+        state = wire.push_quote_from_snapshot(quote, holder.get())
+        holder.set(state)
         self.store.on_quote(quote.symbol, state)
         if self.subscribed(quote.symbol, SubType.Quote):
             self._deliver(quote.symbol, SubType.Quote, state)
+
+    def quote(self, symbol: str) -> PushQuote | None:
+        """The merged quote of ``symbol`` from every push so far (None: none came)."""
+        state = self._quotes.get(symbol)
+        return None if state is None else state.get()
+
+    def _resolve(self, key: tuple[str, Kind], value: PushValue) -> PushValue:
+        if value is _PENDING:
+            return self.quote(key[0]) or value
+        return value
 
     def _schedule_refresh(self, symbol: str) -> None:
         self._refresh_pending.add(symbol)
@@ -293,9 +408,13 @@ class QuoteFeed:
 
     def _put(self, key: tuple[str, Kind], value: PushValue, callbacks: bool) -> None:
         for stream in self._streams:
-            stream.put(key, value)
+            if not stream.fold(key, value):
+                stream.put(key, value)
         if callbacks:
-            self.buffer.put(key, value)
+            buffer = self.buffer
+            if buffer.fold(key, value):  # the placeholder already waits: it will show this too
+                return
+            buffer.put(key, value)
             dispatcher = self._dispatcher
             if dispatcher is None or dispatcher.done():
                 self._dispatcher = asyncio.get_running_loop().create_task(
@@ -339,7 +458,7 @@ class QuoteFeed:
 
     async def stream(self, capacity: int = DEFAULT_CAPACITY) -> AsyncGenerator[QuotePush, None]:
         """Every delivered push from the first ``anext()`` on, coalesced if the reader lags."""
-        stream: QuoteBuffer = PushBuffer(capacity, merge=coalesce)
+        stream: QuoteBuffer = PushBuffer(capacity, merge=coalesce, resolve=self._resolve)
         self._streams.add(stream)
         try:
             async for item in stream:

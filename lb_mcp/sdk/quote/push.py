@@ -209,6 +209,8 @@ PushValue = PushQuote | PushDepth | PushBrokers | PushTrades | PushCandlestick
 
 def coalesce(old: PushValue, new: PushValue) -> PushValue:
     """Fold a newer push into one still waiting for the consumer (same symbol and kind)."""
+    if new.__class__ is PushQuote:  # the flood case first: merged state, the newest wins
+        return new
     if isinstance(old, PushDepth) and isinstance(new, PushDepth):
         return PushDepth(
             asks=_upsert(old.asks, new.asks),

@@ -17,6 +17,7 @@ the session's end; this store does not).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -198,6 +199,12 @@ class LocalStore:
         self._mode = mode
         self._data: dict[str, _Security] = {}
         self.candles: dict[str, dict[Period, CandleSeries]] = {}
+        # The feed keeps the merged quotes itself and builds them on demand (see QuoteFeed).
+        self.quote_source: Callable[[str], PushQuote | None] = self._stored_quote
+
+    def _stored_quote(self, symbol: str) -> PushQuote | None:
+        data = self._data.get(symbol)
+        return None if data is None else data.quote
 
     def _security(self, symbol: str) -> _Security:
         data = self._data.get(symbol)
@@ -270,10 +277,9 @@ class LocalStore:
     def realtime_quote(self, symbols: list[str]) -> list[RealtimeQuote]:
         out: list[RealtimeQuote] = []
         for symbol in symbols:
-            data = self._data.get(symbol)
-            if data is None or data.quote is None:
+            q = self.quote_source(symbol)
+            if q is None:
                 continue
-            q = data.quote
             out.append(
                 RealtimeQuote(
                     symbol=symbol,

@@ -6,7 +6,9 @@ The official SDK drains the socket into unbounded channels: a flood grew a clien
 *merged* into it (a quote replaces the older one; depth levels are upserted; trades are
 appended up to a cap) and the entry's ``missed`` count goes up. So the buffer holds at most
 one entry per key, the consumer always gets the freshest state, and it learns how many pushes
-were folded into what it received. ``capacity`` bounds the number of keys as well: when it is
+were folded into what it received. A producer whose values are costly to build may put a
+placeholder and pass ``resolve``, which turns it into the value when the consumer takes it.
+``capacity`` bounds the number of keys as well: when it is
 reached the oldest entry is dropped (counted in :attr:`PushBuffer.stats`).
 
 The producer side (:meth:`PushBuffer.put`) is synchronous and never blocks, so the socket's
@@ -64,11 +66,13 @@ class PushBuffer(Generic[K, V]):
         capacity: int = DEFAULT_CAPACITY,
         *,
         merge: Callable[[V, V], V] = _replace,
+        resolve: Callable[[K, V], V] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.capacity = capacity
         self._merge = merge
+        self.resolve = resolve  # see the module docstring; a producer may set it later
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._ready = asyncio.Event()
         self._closed = False
@@ -94,6 +98,28 @@ class PushBuffer(Generic[K, V]):
     def next_turn(self) -> None:
         """Mark every waiting entry as one the consumer has had a chance to take."""
         self._turn += 1
+
+    def settle(self, key: K) -> None:
+        """Resolve the entry waiting for ``key`` now (a no-op without one or without ``resolve``).
+
+        For a producer about to change what a placeholder stands for, while the waiting entry
+        must keep showing the value as it was.
+        """
+        entry = self._entries.get(key)
+        if entry is not None and self.resolve is not None:
+            entry.value = self.resolve(key, entry.value)
+
+    def fold(self, key: K, value: V) -> bool:
+        """:meth:`put` for a ``value`` the waiting entry already holds (the same object): only
+        counted, without a merge; False (nothing done) if no entry with it waits."""
+        entry = self._entries.get(key)
+        if entry is None or entry.value is not value or self._closed:
+            return False
+        entry.missed += 1
+        stats = self.stats
+        stats.received += 1
+        stats.coalesced += 1
+        return True
 
     def put(self, key: K, value: V) -> None:
         """Add a push; never blocks. Ignored once the buffer is closed."""
@@ -127,7 +153,10 @@ class PushBuffer(Generic[K, V]):
         if not entries:
             self._ready.clear()
         self.stats.delivered += 1
-        return key, entry.value, entry.missed
+        resolve = self.resolve
+        if resolve is None:
+            return key, entry.value, entry.missed
+        return key, resolve(key, entry.value), entry.missed
 
     def get_nowait(self) -> Delivery[K, V] | None:
         """The oldest pending entry, or None if there is none."""

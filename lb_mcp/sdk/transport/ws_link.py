@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import struct
 from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,6 +35,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State as WsState
+
+try:  # websockets' C helper; its pure-Python twin otherwise
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - the wheels ship the extension
+    from websockets.utils import apply_mask
 
 from lb_mcp.sdk.errors import ConnectionClosed, RequestTimeout
 from lb_mcp.sdk.wire.codec import MAX_BODY_LEN, PacketType
@@ -64,6 +71,8 @@ PushHandler = Callable[[int, bytes], bool | None]
 # so a flood of settled pushes cannot keep callers, callbacks and timers waiting for long.
 MAX_FRAMES_PER_TURN: Final = 64
 _CLOSE_CMD: Final = int(ControlCommand.CLOSE)
+_SEND_NOW_MAX_BUFFER: Final = 64 * 1024  # above this, websockets' send() waits for the drain
+_HEAD16: Final = struct.Struct("!BBH")
 
 
 class ConnectionLost(ConnectionClosed):
@@ -122,6 +131,33 @@ class _WatchedConnection(ClientConnection):
         self._backlog_since: float | None = None  # see behind()
         self._last_read = 0
         self.batches = 0  # reads parsed in batch mode (tests and benchmarks)
+
+    def send_now(self, data: bytes) -> bool:
+        """Write one small binary message straight to the transport; False: use ``send()``.
+
+        websockets' ``send()`` costs a generator context manager, a Frame and its serializer
+        per message, a good share of a request's client-side time. A request is one final
+        binary frame, masked as a client must (RFC 6455 §5.3, a fresh random key each), so it
+        is written here when nothing can differ from what ``send()`` would do: the connection
+        is open, no fragmented message is in progress, no extension is negotiated and the
+        transport is not holding back (``send()`` would wait for it to drain).
+        """
+        transport = self.transport
+        size = len(data)
+        if (
+            self.protocol.state is not WsState.OPEN
+            or self.send_in_progress is not None
+            or self.protocol.extensions
+            or size > 0xFFFF
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > _SEND_NOW_MAX_BUFFER
+        ):
+            return False
+        mask = os.urandom(4)
+        head = bytes((0x82, 0x80 | size)) if size < 126 else _HEAD16.pack(0x82, 0xFE, size)
+        transport.write(head + mask + apply_mask(data, mask))
+        return True
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -373,8 +409,10 @@ class Link:
         self._pending[request_id] = future
         try:
             async with asyncio.timeout(timeout_s):
+                ws = self.ws
                 for data in self.proto.data_to_send():
-                    await self.ws.send(data)
+                    if not ws.send_now(data):
+                        await ws.send(data)
                 return await future
         except WsConnectionClosed:
             # The reader is about to cancel every in-flight request; wait for that verdict.
