@@ -143,6 +143,7 @@ class OrderEvents:
         self._changed = anyio.Event()
         self._listeners: list[Callable[[], None]] = []
         self.stale_pushes = 0
+        self.reconnect_refreshes = 0
 
     @property
     def seq(self) -> int:
@@ -203,6 +204,15 @@ class OrderEvents:
         """Take today's orders from the broker (on every read of the resource)."""
         for order in await self._trade.today_orders():
             self.merge(from_order(order), authoritative=True)
+
+    async def after_reconnect(self) -> None:
+        """Catch up on the pushes a trade-socket gap lost (``refresh_today``); counted."""
+        try:
+            await self.refresh_today()
+        except OpenApiException as exc:
+            log.warning("could not read today's orders after a trade reconnect: %s", exc)
+            return
+        self.reconnect_refreshes += 1
 
     def today(self) -> list[OrderState]:
         return sorted(self._latest.values(), key=lambda s: s.seq)

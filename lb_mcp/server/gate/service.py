@@ -159,6 +159,11 @@ class OrderGate:
             await OrderPushAuditor(self._trade, self._audit, listener=self.events.on_push).start(
                 self._tg, stack
             )
+            # Pushes sent while the trade socket was down are gone: read today's orders at once
+            # (in the background, so the socket's reconnect path never waits on REST).
+            tg = self._tg
+            self._trade.set_on_reconnected(lambda: tg.start_soon(self.events.after_reconnect))
+            stack.callback(self._trade.set_on_reconnected, None)
             try:
                 await self._ensure_reconciled()
             except ReconcileError as exc:
