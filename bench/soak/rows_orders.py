@@ -8,6 +8,7 @@ server's side is its intent journal and audit log in the state dir, read after e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -133,7 +134,9 @@ async def wait_reconciled(client: Any, limit_s: float = 60) -> float:
     """Seconds until ``status`` says the start-up reconcile finished."""
     t = time.perf_counter()
     with anyio.fail_after(limit_s):
-        while not structured(await client.call_tool("status", {}))["orders"].get("reconciled"):
+        while True:  # the server is another process: nothing to wait on but its answers
+            if structured(await client.call_tool("status", {}))["orders"].get("reconciled"):
+                break
             await anyio.sleep(0.05)
     return time.perf_counter() - t
 
@@ -184,10 +187,8 @@ async def row8(ctx: Ctx) -> Result:
                 async with anyio.create_task_group() as tg:
 
                     async def doomed() -> None:
-                        try:
+                        with contextlib.suppress(Exception):  # killed under the call
                             await client.call_tool("submit_order", order)
-                        except Exception:
-                            pass  # killed under the call: the point of the row
 
                     tg.start_soon(doomed)
                     if withhold:
@@ -222,7 +223,8 @@ async def row8(ctx: Ctx) -> Result:
         f"{kills} kills ({withheld_kills} with the submit withheld, the rest at 0-"
         f"{window * 1000:.0f} ms into submit_order), {rounds} restarts: intents "
         f"{len(entries)} (accepted {final['accepted']}, failed {final['failed']}) vs sim orders "
-        f"{final['orders']}; journal state at the kill {dict(at_kill)}; dupes {final['dupes']}, lost {final['lost']}, unresolved "
+        f"{final['orders']}; journal state at the kill {dict(at_kill)}; "
+        f"dupes {final['dupes']}, lost {final['lost']}, unresolved "
         f"{final['unresolved']} (worst after any restart {dict(worst)}); submits before "
         f"reconcile {early_submits}; reconcile outcomes {dict(paths)}, resubmitted "
         f"{resubmitted}; resolve time p50 {statistics.median(resolve_s):.2f} s, p99 {p99:.2f} s"
@@ -232,7 +234,9 @@ async def row8(ctx: Ctx) -> Result:
 async def _next_withheld(http: Any, before: int) -> None:
     """Wait until the sim holds one more submit than ``before`` (its list only grows)."""
     with anyio.fail_after(30):
-        while len((await withheld(http))) <= before:
+        while True:
+            if len(await withheld(http)) > before:
+                break
             await anyio.sleep(0.01)
 
 
@@ -249,9 +253,11 @@ def _submits_before_reconcile(records: list[AuditRecord]) -> int:
         if r.kind is AuditKind.SUBMIT_SENT and r.intent_id is not None:
             early += bool(open_ - {r.intent_id})
             open_.add(r.intent_id)
-        elif r.kind in (AuditKind.SUBMIT_RESULT, AuditKind.RECONCILE) and r.intent_id:
-            if r.kind is AuditKind.RECONCILE or r.code != "OUTCOME_UNKNOWN":
-                open_.discard(r.intent_id)
+        elif r.intent_id and (
+            r.kind is AuditKind.RECONCILE
+            or (r.kind is AuditKind.SUBMIT_RESULT and r.code != "OUTCOME_UNKNOWN")
+        ):
+            open_.discard(r.intent_id)
     return early
 
 
