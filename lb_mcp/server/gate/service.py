@@ -354,6 +354,21 @@ class OrderGate:
                 if self._ledger is not None:
                     with contextlib.suppress(KeyError):
                         await self._ledger.commit(track.intent_id)
+                if self._audit is not None:  # else the audit's last word stays OUTCOME_UNKNOWN
+                    await self._audit.append(
+                        AuditKind.RECONCILE,
+                        intent_id=track.intent_id,
+                        intent=entry.intent,
+                        code="RECONCILED",
+                        broker_order_id=order.order_id,
+                        detail={
+                            "outcome": "found",
+                            "previous_state": entry.state.value,
+                            "matched_by": "remark/client_request_id",
+                            "remark": entry.remark,
+                            "resubmitted": False,
+                        },
+                    )
                 track.outcome = replace(
                     track.outcome,
                     status=Status.PLACED,
