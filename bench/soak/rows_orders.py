@@ -9,6 +9,8 @@ server's side is its intent journal and audit log in the state dir, read after e
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import random
 import signal
@@ -30,6 +32,7 @@ from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.server.gate.delivery.journal import REMARK_PREFIX, IntentJournal, JournalState
 from lb_mcp.server.gate.records.audit import AuditKind, AuditLog, AuditRecord
 
+ORDERS = "longbridge://orders"
 SYMBOL = "2007.HK"  # ~0.60 HKD, lot 1000: hundreds of orders fit the sim account's cash
 TRADING = {
     "LB_MCP_TRADING": "on",
@@ -84,7 +87,7 @@ async def sim_orders(http: Any) -> list[dict[str, Any]]:
     return [o for o in body["data"]["orders"] if str(o["remark"]).startswith(REMARK_PREFIX)]
 
 
-async def buy_price(env: dict[str, str], factor: Decimal = Decimal("0.95")) -> str:
+async def buy_price(env: dict[str, str], factor: Decimal = Decimal("0.97")) -> str:
     """A limit price ``factor`` times the last trade (under it: the order rests)."""
     async with QuoteContext(Config.from_apikey_env(env=env)) as quotes:
         [quote] = await quotes.quote([SYMBOL])
@@ -413,7 +416,149 @@ async def _ttl_expires(http: Any, env: dict[str, str], ttl: float) -> bool:
     return bool(first == same != late)
 
 
+# -- row 10 ------------------------------------------------------------------------------------
+
+TRUTH_EVERY_S = 3.0
+FINAL = {"Filled", "Canceled", "Rejected", "Expired", "PartialWithdrawal"}
+
+
+def _status(value: object) -> str:
+    text = str(value)
+    return text[: -len("Status")] if text.endswith("Status") else text
+
+
+def _rank(status: str) -> int:
+    if status in FINAL:
+        return 3
+    if status == "PartialFilled":
+        return 2
+    return 0 if status.endswith("NotReported") or status == "WaitToNew" else 1
+
+
+class PollView:
+    """What a client following ``poll_orders`` (cursor, long poll) sees: every state, in order."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[str]] = {}
+        self.cursor = 0
+
+    async def follow(self, client: Any) -> None:
+        while True:
+            got = structured(
+                await client.call_tool("poll_orders", {"cursor": self.cursor, "wait_s": 1})
+            )
+            self.cursor = got["cursor"]
+            for o in got["orders"]:
+                self.seen.setdefault(o["order_id"], []).append(_status(o["status"]))
+
+    def latest(self) -> dict[str, str]:
+        return {oid: states[-1] for oid, states in self.seen.items()}
+
+    def regressions(self) -> int:
+        bad = 0
+        for states in self.seen.values():
+            ranks = [_rank(s) for s in states]
+            bad += sum(1 for a, b in itertools.pairwise(ranks) if b < a)
+            bad += sum(1 for a, b in itertools.pairwise(states) if a in FINAL and b != a)
+        return bad
+
+
+async def _truth(http: Any) -> dict[str, str]:
+    return {str(o["order_id"]): _status(o["status"]) for o in await sim_orders(http)}
+
+
+def _mismatches(view: dict[str, str], truth: dict[str, str]) -> list[str]:
+    return [oid for oid, status in truth.items() if view.get(oid) != status]
+
+
+async def _settle(view: PollView, http: Any, limit_s: float) -> float | None:
+    """Seconds until the poll view equals the sim's truth (None: not within ``limit_s``)."""
+    t = time.perf_counter()
+    truth, read_at = await _truth(http), time.perf_counter()
+    with anyio.move_on_after(limit_s):
+        while True:
+            if not _mismatches(view.latest(), truth):
+                return time.perf_counter() - t
+            await anyio.sleep(0.05)
+            # The bench shares the endpoint's 30 calls / 30 s with the server: read it rarely.
+            if time.perf_counter() - read_at > TRUTH_EVERY_S:
+                truth, read_at = await _truth(http), time.perf_counter()
+    return None
+
+
+async def row10(ctx: Ctx) -> Result:
+    """Shaped trade pushes and a disconnect mid-fill: the poll view ends at the sim's truth."""
+    n = 10 if ctx.quick else 50
+    rng = random.Random(10)
+    shaping = {"trade_drop": "0.2", "trade_dup": "0.1", "trade_reorder": "0.2", "seed": "10"}
+    async with sim(0) as env, admin(env) as http:
+        params = trading_params(ctx, env)
+        fill = await buy_price(env, Decimal("1.02"))
+        rest = await buy_price(env)
+        view = PollView()
+        placed: list[str] = []
+        gap_latency: float | None = None
+        reconnect_s = 0.0
+        async with session(params) as client, anyio.create_task_group() as tg:
+            await wait_reconciled(client)
+            await http.post("/sim/admin/faults", params=shaping)
+            tg.start_soon(view.follow, client)
+
+            async def place(i: int) -> None:
+                price = fill if rng.random() < 0.5 else rest
+                buy = {"symbol": SYMBOL, "side": "Buy", "quantity": "1000", "price": price}
+                r = structured(await client.call_tool("submit_order", buy))
+                assert r.get("status") == "placed", r
+                placed.append(str(r["order_id"]))
+                if price == rest and rng.random() < 0.6:
+                    c = structured(
+                        await client.call_tool("cancel_order", {"order_id": r["order_id"]})
+                    )
+                    assert c.get("status") == "placed", c
+
+            for i in range(n // 2):
+                await place(i)
+                await anyio.sleep(0.3)  # pacing: the gateway allows 30 submits / 30 s
+            # Disconnect mid-fill: the trade socket drops, orders change while it is down.
+            before = (await http.get("/sim/admin/state")).json()["data"]["trade_counts"]
+            await http.post("/sim/admin/drop_trade")
+            dropped_at = time.perf_counter()
+            for i in range(n // 2, n // 2 + max(2, n // 10)):
+                await place(i)
+            while True:
+                state = (await http.get("/sim/admin/state")).json()["data"]
+                if state["trade_online"] and state["trade_counts"] != before:
+                    break
+                await anyio.sleep(0.05)
+            reconnect_s = time.perf_counter() - dropped_at
+            gap_latency = await _settle(view, http, 30)
+            for i in range(n // 2 + max(2, n // 10), n):
+                await place(i)
+                await anyio.sleep(0.3)
+            end_latency = await _settle(view, http, 25)
+            truth = await _truth(http)
+            latest = view.latest()
+            resource = json.loads((await client.read_resource(ORDERS)).contents[0].text)
+            tg.cancel_scope.cancel()
+        faults = (await http.post("/sim/admin/faults")).json()["data"]
+    from_resource = {o["order_id"]: _status(o["status"]) for o in resource["orders"]}
+    mismatched = _mismatches(latest, truth)
+    regressions = view.regressions()
+    finals = Counter(truth.values())
+    ok = not mismatched and regressions == 0 and gap_latency is not None and gap_latency <= 5
+    gap = "never" if gap_latency is None else f"{gap_latency:.2f} s"
+    end = "never (25 s)" if end_latency is None else f"{end_latency:.2f} s"
+    return ok, (
+        f"{len(truth)} orders ({dict(finals)}), pushes shaped {faults.get('trade_counts')}; "
+        f"poll_orders view: mismatches {len(mismatched)}/{len(truth)}, regressions "
+        f"{regressions}; resource view mismatches "
+        f"{len(_mismatches(from_resource, truth))}; trade socket back {reconnect_s:.2f} s "
+        f"after the drop, view == truth {gap} after reconnect (need <= 5 s); at the end {end}"
+    )
+
+
 ROWS: dict[int, Row] = {
     8: Row(row8, timeout_s=1500),
     9: Row(row9, timeout_s=300),
+    10: Row(row10, timeout_s=300),
 }

@@ -164,6 +164,7 @@ class OrderGate:
             tg = self._tg
             self._trade.set_on_reconnected(lambda: tg.start_soon(self.events.after_reconnect))
             stack.callback(self._trade.set_on_reconnected, None)
+            self._tg.start_soon(self.events.keep_fresh)
             try:
                 await self._ensure_reconciled()
             except ReconcileError as exc:
@@ -267,7 +268,10 @@ class OrderGate:
 
     async def decide(self, prepared: Prepared, answer: HumanAnswer | None = None) -> OrderOutcome:
         """Take a prepared request through its confirmation channel."""
-        return await self._require_started().decide(prepared, answer)
+        outcome = await self._require_started().decide(prepared, answer)
+        if outcome.status is Status.PLACED and outcome.order_id is not None:
+            self.events.watch(outcome.order_id)
+        return outcome
 
     async def wait_outcome(self, confirmation_id: str, timeout: float) -> OrderOutcome | None:  # noqa: ASYNC109
         """Wait until a confirmation has an outcome (tests and the page flow); None on timeout."""
