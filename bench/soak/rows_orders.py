@@ -175,9 +175,9 @@ async def row8(ctx: Ctx) -> Result:
         directory = state_dir(params)
         resolve_s: list[float] = []
         worst = Counter[str]()
-        early_submits = 0
         withheld_kills = 0
         rounds = 0
+        kill_points: list[tuple[set[str], int]] = []
         for i in range(kills + 1):
             # Each round reads today's orders twice (the server's reconcile, this count) and
             # submits once: 2 s a round stays inside the gateway's 30 calls / 30 s.
@@ -188,7 +188,6 @@ async def row8(ctx: Ctx) -> Result:
                 counts = compare(entries, await sim_orders(http))
                 for key in ("dupes", "lost", "unresolved"):
                     worst[key] = max(worst[key], counts[key])
-                early_submits += _submits_before_reconcile(records)
                 rounds += 1
                 if i == kills:
                     break
@@ -211,10 +210,13 @@ async def row8(ctx: Ctx) -> Result:
                         await anyio.sleep(delay)
                     for pid in serve_pids():
                         os.kill(pid, signal.SIGKILL)
+            kill_points.append(_at_kill(directory))
             await http.post("/sim/admin/faults", params={"withhold_submit": "0"})
             await anyio.sleep(max(0.0, paced - anyio.current_time()))
         entries, records = read_records(directory)
         final = compare(entries, await sim_orders(http))
+    early_submits = _submits_before_reconcile(records, kill_points)
+    gaps = _audit_gaps(entries, records)
     reconciled = [r for r in records if r.kind is AuditKind.RECONCILE]
     at_kill = Counter(str(r.detail.get("previous_state")) for r in reconciled)
     from_kills = len(entries) - 3
@@ -231,6 +233,7 @@ async def row8(ctx: Ctx) -> Result:
         final["dupes"] == 0 == final["lost"] == final["unresolved"]
         and max(worst.values(), default=0) == 0
         and early_submits == 0
+        and gaps == 0
         and resubmitted == 0
     )
     return ok, (
@@ -240,7 +243,8 @@ async def row8(ctx: Ctx) -> Result:
         f"{final['orders']}; journal state at the kill {dict(at_kill)}; "
         f"dupes {final['dupes']}, lost {final['lost']}, unresolved "
         f"{final['unresolved']} (worst after any restart {dict(worst)}); submits before "
-        f"reconcile {early_submits}; reconcile outcomes {dict(paths)}, resubmitted "
+        f"reconcile {early_submits}; audit trails ending at SUBMIT_SENT {gaps}; "
+        f"reconcile outcomes {dict(paths)}, resubmitted "
         f"{resubmitted}; resolve time p50 {statistics.median(resolve_s):.2f} s, p99 {p99:.2f} s"
     )
 
@@ -259,20 +263,44 @@ async def withheld(http: Any) -> list[str]:
     return list(body["data"]["withheld"])
 
 
-def _submits_before_reconcile(records: list[AuditRecord]) -> int:
-    """SUBMIT_SENT records of a new intent written while an older intent was unresolved."""
-    open_: set[str] = set()
+def _at_kill(directory: Path) -> tuple[set[str], int]:
+    """What a kill left: the unresolved intents, and the last audit record written."""
+    entries, records = read_records(directory)
+    open_ = {i for i, e in entries.items() if e.state not in _SETTLED}
+    return open_, max((r.id for r in records), default=0)
+
+
+def _submits_before_reconcile(
+    records: list[AuditRecord], kill_points: list[tuple[set[str], int]]
+) -> int:
+    """Kills after which a new intent was sent before every intent left unresolved had its
+    RECONCILE record (or never got one)."""
     early = 0
-    for r in records:
-        if r.kind is AuditKind.SUBMIT_SENT and r.intent_id is not None:
-            early += bool(open_ - {r.intent_id})
-            open_.add(r.intent_id)
-        elif r.intent_id and (
-            r.kind is AuditKind.RECONCILE
-            or (r.kind is AuditKind.SUBMIT_RESULT and r.code != "OUTCOME_UNKNOWN")
-        ):
-            open_.discard(r.intent_id)
+    for open_, last_id in kill_points:
+        later = [r for r in records if r.id > last_id]
+        first_sent = next(
+            (r.id for r in later if r.kind is AuditKind.SUBMIT_SENT and r.intent_id not in open_),
+            None,
+        )
+        settled = {r.intent_id: r.id for r in later if r.kind is AuditKind.RECONCILE}
+        for intent_id in open_:
+            at = settled.get(intent_id)
+            if at is None or (first_sent is not None and first_sent < at):
+                early += 1
+                break
     return early
+
+
+def _audit_gaps(entries: dict[str, Any], records: list[AuditRecord]) -> int:
+    """Intents the journal settled whose audit trail ends at SUBMIT_SENT (no outcome record)."""
+    closed = {
+        r.intent_id
+        for r in records
+        if r.kind is AuditKind.RECONCILE
+        or (r.kind is AuditKind.SUBMIT_RESULT and r.code != "OUTCOME_UNKNOWN")
+    }
+    sent = {r.intent_id for r in records if r.kind is AuditKind.SUBMIT_SENT}
+    return sum(1 for i in sent if i not in closed and i in entries)
 
 
 # -- row 9 -------------------------------------------------------------------------------------

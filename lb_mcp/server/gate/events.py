@@ -217,11 +217,11 @@ class OrderEvents:
     def needs_sweep(self) -> bool:
         return bool(self._watched) or any(not s.final for s in self._latest.values())
 
-    async def keep_fresh(self, every_s: float = SWEEP_S) -> None:
+    async def keep_fresh(self, every_s: float | None = None) -> None:
         """Pushes can drop without a gap to notice (a lost fill leaves an order "New" for
-        good): while an order is open, read today's orders every ``every_s``."""
+        good): while an order is open, read today's orders every ``every_s`` (``SWEEP_S``)."""
         while True:
-            await anyio.sleep(every_s)
+            await anyio.sleep(SWEEP_S if every_s is None else every_s)
             if not self.needs_sweep():
                 continue
             try:
