@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,14 @@ from lb_mcp.server.gate.values import Action, OrderRequest, Status
 from lb_mcp.sim import Simulator
 from tests.sdk.fake_server import fast_options
 
-from ..server.orders_support import AUTO_LIMITS, order_rig, our_orders, running_sim, settings_for
+from ..server.orders_support import (
+    AUTO_LIMITS,
+    WatchedTradeContext,
+    order_rig,
+    our_orders,
+    running_sim,
+    settings_for,
+)
 
 pytestmark = pytest.mark.anyio
 PRICE = Decimal("402")
@@ -118,21 +124,37 @@ async def test_row8_nothing_new_is_sent_until_a_crashed_intent_is_resolved(tmp_p
 
 def short_timeout(sim: Simulator) -> TradeContext:
     """The server's trade context, but giving up on a response after 0.3 s, not 30 s."""
-    return TradeContext(sim.config, http=HttpClient(sim.config, timeout=0.3))
+    trade = TradeContext(sim.config, http=HttpClient(sim.config, timeout=0.3))
+    trade._owns_http = True  # closed with the context, as its own client would be
+    return trade
 
 
 async def test_row9_a_request_applied_after_its_resend_is_still_one_order(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, **AUTO_LIMITS)
-    async with running_sim() as sim, admin(sim) as http:
-        async with order_rig(settings, sim=sim, trade_factory=short_timeout) as rig:
-            await faults(http, delay_submit="0.6")  # late on the wire, past the timeout
-            outcome = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, BUY_700))
-            with anyio.fail_after(3):
-                while not any("soak" not in o.remark for o in our_orders(sim)) or sim.clock() < 0:
-                    await anyio.sleep(0.05)
-            await anyio.sleep(0.5)  # the late original lands now, with the same request id
-            orders = our_orders(sim)
+    async with (
+        running_sim() as sim,
+        admin(sim) as http,
+        order_rig(settings, sim=sim, trade_factory=short_timeout) as rig,
+    ):
+        submits: list[str | None] = []
+        both = anyio.Event()
+        submit = sim.broker.submit
+
+        def counted(req: Any) -> Any:
+            order = submit(req)
+            submits.append(order.order_id)
+            if len(submits) == 2:
+                both.set()
+            return order
+
+        sim.broker.submit = counted  # type: ignore[method-assign]
+        await faults(http, delay_submit="0.6")  # late on the wire, past the 0.3 s timeout
+        outcome = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, BUY_700))
+        with anyio.fail_after(3):
+            await both.wait()  # the late original reached the broker after the resend
+        orders = our_orders(sim)
     assert outcome.status is Status.PLACED
+    assert submits == [outcome.order_id, outcome.order_id]  # same request id: same order
     assert [o.order_id for o in orders] == [outcome.order_id]
     [result] = [r for r in records(tmp_path) if r.kind is AuditKind.SUBMIT_RESULT]
     assert result.detail["via"] == "resend"  # not found at the timeout: resent, same id
@@ -167,13 +189,19 @@ async def test_row9_unknown_past_the_ttl_is_resolved_by_remark_never_resent(
 
 
 def fast_trade(sim: Simulator) -> TradeContext:
-    return TradeContext(sim.config, ws_options=fast_options())
+    return WatchedTradeContext(sim.config, ws_options=fast_options())
+
+
+async def changed(events: Any) -> None:
+    """Until the order events take their next change."""
+    seen = anyio.Event()
+    events.listen(seen.set)
+    await seen.wait()
 
 
 async def _filled_without_pushes(rig: Any, http: httpx.AsyncClient) -> str:
     with anyio.fail_after(5):
-        while not rig.trade._push or not rig.sim.ws_servers.trade.online:
-            await anyio.sleep(0.02)
+        await rig.trade.subscribed.wait()
     await faults(http, trade_drop="1", seed="10")  # every trade push is lost
     buy = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("410"))  # marketable
     placed = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, buy))
@@ -192,7 +220,7 @@ async def test_row10_a_fill_whose_pushes_dropped_is_swept_in(
         order_id = await _filled_without_pushes(rig, http)
         with anyio.fail_after(3):
             while (state := rig.service.events.get(order_id)) is None or not state.final:
-                await anyio.sleep(0.02)
+                await changed(rig.service.events)
         assert state.status is OrderStatus.Filled and rig.service.events.sweeps >= 1
 
 
@@ -207,10 +235,6 @@ async def test_row10_a_trade_reconnect_rereads_todays_orders(
         await rig.sim.drop_trade_connections()
         with anyio.fail_after(3):
             while (state := rig.service.events.get(order_id)) is None:
-                await anyio.sleep(0.02)
+                await changed(rig.service.events)
         assert state.status is OrderStatus.Filled
         assert rig.service.events.reconnect_refreshes == 1
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
