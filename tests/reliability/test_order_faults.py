@@ -122,6 +122,37 @@ async def test_row8_nothing_new_is_sent_until_a_crashed_intent_is_resolved(tmp_p
     assert reconciled.id < sent.id and sent.intent_id == placed.intent_id
 
 
+class Crash(BaseException):
+    """kill -9 stand-in: nothing after it runs."""
+
+
+async def test_row8_a_kill_right_after_the_journal_records_the_answer_leaves_it_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    mark_result = IntentJournal.mark_result
+
+    async def then_die(self: IntentJournal, *args: Any, **kwargs: Any) -> Any:
+        await mark_result(self, *args, **kwargs)  # durable...
+        raise Crash  # ...and the process dies before the next line
+
+    async with running_sim() as sim:
+        with monkeypatch.context() as patch:
+            patch.setattr(IntentJournal, "mark_result", then_die)
+            with pytest.raises(Crash):
+                async with order_rig(settings, sim=sim) as rig:
+                    await rig.service.decide(await rig.service.prepare(Action.SUBMIT, BUY_700))
+        async with order_rig(settings, sim=sim) as rig:  # the restart
+            assert rig.service.status()["reconciled"] is True
+        [order] = our_orders(sim)
+    log = records(tmp_path)
+    [sent] = [r for r in log if r.kind is AuditKind.SUBMIT_SENT]
+    outcomes = [r for r in log if r.kind in (AuditKind.SUBMIT_RESULT, AuditKind.RECONCILE)]
+    assert [(r.intent_id, r.broker_order_id) for r in outcomes][:1] == [
+        (sent.intent_id, order.order_id)
+    ]
+
+
 def short_timeout(sim: Simulator) -> TradeContext:
     """The server's trade context, but giving up on a response after 0.3 s, not 30 s."""
     trade = TradeContext(sim.config, http=HttpClient(sim.config, timeout=0.3))

@@ -354,10 +354,6 @@ class OrderGate:
             except OpenApiException:
                 continue
             if order is not None:
-                await self._journal.mark_result(track.intent_id, order_id=order.order_id)
-                if self._ledger is not None:
-                    with contextlib.suppress(KeyError):
-                        await self._ledger.commit(track.intent_id)
                 if self._audit is not None:  # else the audit's last word stays OUTCOME_UNKNOWN
                     await self._audit.append(
                         AuditKind.RECONCILE,
@@ -373,6 +369,10 @@ class OrderGate:
                             "resubmitted": False,
                         },
                     )
+                await self._journal.mark_result(track.intent_id, order_id=order.order_id)
+                if self._ledger is not None:
+                    with contextlib.suppress(KeyError):
+                        await self._ledger.commit(track.intent_id)
                 track.outcome = replace(
                     track.outcome,
                     status=Status.PLACED,
