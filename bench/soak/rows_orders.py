@@ -447,6 +447,7 @@ async def _ttl_expires(http: Any, env: dict[str, str], ttl: float) -> bool:
 # -- row 10 ------------------------------------------------------------------------------------
 
 TRUTH_EVERY_S = 3.0
+PACE_S = 1.1  # between submits: the gateway allows 30 a 30 s window, the server's limiter too
 FINAL = {"Filled", "Canceled", "Rejected", "Expired", "PartialWithdrawal"}
 
 
@@ -546,7 +547,8 @@ async def row10(ctx: Ctx) -> Result:
 
             for i in range(n // 2):
                 await place(i)
-                await anyio.sleep(0.3)  # pacing: the gateway allows 30 submits / 30 s
+                await anyio.sleep(PACE_S)
+            await anyio.sleep(5)  # budget for the burst while the socket is down
             # Disconnect mid-fill: the trade socket drops, orders change while it is down.
             before = (await http.get("/sim/admin/state")).json()["data"]["trade_counts"]
             await http.post("/sim/admin/drop_trade")
@@ -562,7 +564,7 @@ async def row10(ctx: Ctx) -> Result:
             gap_latency = await _settle(view, http, 30)
             for i in range(n // 2 + max(2, n // 10), n):
                 await place(i)
-                await anyio.sleep(0.3)
+                await anyio.sleep(PACE_S)
             end_latency = await _settle(view, http, 25)
             truth = await _truth(http)
             latest = view.latest()

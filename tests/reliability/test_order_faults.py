@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from lb_mcp.sdk.enums import OrderSide, OrderStatus, OrderType, TimeInForceType
+from lb_mcp.sdk.errors import RateLimitError
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.transport.http import HttpClient
 from lb_mcp.sdk.transport.signing import LongbridgeAuth
@@ -217,6 +218,38 @@ async def test_row9_unknown_past_the_ttl_is_resolved_by_remark_never_resent(
     assert reconciled.detail["resubmitted"] is False
     assert [r.kind for r in log].count(AuditKind.SUBMIT_SENT) == 1
     assert not any(r.detail.get("via") == "resend" for r in log)
+
+
+class ThrottledTrade(TradeContext):
+    """The client-side limiter refuses the submit: nothing leaves the process."""
+
+    lookups = 0
+
+    async def submit_order(self, *args: Any, **kwargs: Any) -> Any:
+        raise RateLimitError("client-side rate limit: the next slot is 2.00 s away")
+
+    async def today_orders(self, *args: Any, **kwargs: Any) -> Any:
+        self.lookups += 1
+        return await super().today_orders(*args, **kwargs)
+
+
+async def test_row10_a_throttled_submit_is_refused_not_unknown(tmp_path: Path) -> None:
+    # Found by row 10: a burst of submits met the client-side limiter, read as "unknown".
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    made: list[ThrottledTrade] = []
+
+    def throttled(sim: Simulator) -> TradeContext:
+        made.append(ThrottledTrade(sim.config))
+        return made[0]
+
+    async with order_rig(settings, trade_factory=throttled) as rig:
+        before = made[0].lookups
+        outcome = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, BUY_700))
+        orders = our_orders(rig.sim)
+    assert (outcome.status, outcome.code) == (Status.FAILED, "RATE_LIMITED")
+    assert orders == [] and made[0].lookups == before  # no lookup, no resend
+    entry = journal_entry(tmp_path, outcome.intent_id)
+    assert entry.state is JournalState.FAILED
 
 
 def fast_trade(sim: Simulator) -> TradeContext:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from lb_mcp.sdk.errors import ApiError, InvalidArgument, OpenApiException
+from lb_mcp.sdk.errors import ApiError, InvalidArgument, OpenApiException, RateLimitError
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server.gate.delivery.journal import (
     REMARK_PREFIX,
@@ -58,8 +58,10 @@ class SendResult:
 
 
 def _definitely_refused(exc: OpenApiException) -> bool:
-    """True when the broker certainly did not take the order (a business refusal)."""
-    if isinstance(exc, InvalidArgument):
+    """True when the broker certainly did not take the order (a business refusal, or a rate
+    limit: the gateway's 429 comes before the order is looked at, and the client-side limiter
+    refuses before anything is sent)."""
+    if isinstance(exc, InvalidArgument | RateLimitError):
         return True
     return isinstance(exc, ApiError) and exc.code is not None and exc.code < 500000
 
@@ -233,7 +235,10 @@ class ExactlyOnceSender:
     async def _refused(
         self, intent_id: str, intent: OrderIntent, exc: OpenApiException
     ) -> SendResult:
-        code = f"BROKER_{exc.code}" if exc.code is not None else "BROKER_REFUSED"
+        if isinstance(exc, RateLimitError):
+            code = "RATE_LIMITED"  # not sent (or refused unread): a retry later is safe
+        else:
+            code = f"BROKER_{exc.code}" if exc.code is not None else "BROKER_REFUSED"
         await self._audit.append(  # first, as in _accepted
             AuditKind.SUBMIT_RESULT,
             intent_id=intent_id,
