@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the trade context is handed in; importing it here costs the
 log = logging.getLogger("lb_mcp.server.orders")
 ORDERS_URI = "longbridge://orders"  # the same string as streams.store.ORDERS_URI
 MAX_ORDERS = 500  # orders remembered (oldest dropped first); a day of agent trading fits
+SWEEP_S = 10.0  # 3 of the gateway's 30 calls / 30 s on today's orders, only while one is open
 
 TERMINAL = frozenset(
     {
@@ -143,6 +144,9 @@ class OrderEvents:
         self._changed = anyio.Event()
         self._listeners: list[Callable[[], None]] = []
         self.stale_pushes = 0
+        self.reconnect_refreshes = 0
+        self.sweeps = 0
+        self._watched: set[str] = set()
 
     @property
     def seq(self) -> int:
@@ -172,6 +176,7 @@ class OrderEvents:
             if not (forward and (newer or authoritative)):
                 return None
         self._seq += 1
+        self._watched.discard(state.order_id)
         self._latest[state.order_id] = _with_seq(state, self._seq)
         self._latest.move_to_end(state.order_id)
         while len(self._latest) > self._max:
@@ -204,6 +209,37 @@ class OrderEvents:
         for order in await self._trade.today_orders():
             self.merge(from_order(order), authoritative=True)
 
+    def watch(self, order_id: str) -> None:
+        """An order just placed: swept until its state is known, even if every push drops."""
+        if order_id not in self._latest:
+            self._watched.add(order_id)
+
+    def needs_sweep(self) -> bool:
+        return bool(self._watched) or any(not s.final for s in self._latest.values())
+
+    async def keep_fresh(self, every_s: float | None = None) -> None:
+        """Pushes can drop without a gap to notice (a lost fill leaves an order "New" for
+        good): while an order is open, read today's orders every ``every_s`` (``SWEEP_S``)."""
+        while True:
+            await anyio.sleep(SWEEP_S if every_s is None else every_s)
+            if not self.needs_sweep():
+                continue
+            try:
+                await self.refresh_today()
+            except OpenApiException as exc:
+                log.warning("could not read today's orders to sweep open ones: %s", exc)
+                continue
+            self.sweeps += 1
+
+    async def after_reconnect(self) -> None:
+        """Catch up on the pushes a trade-socket gap lost (``refresh_today``); counted."""
+        try:
+            await self.refresh_today()
+        except OpenApiException as exc:
+            log.warning("could not read today's orders after a trade reconnect: %s", exc)
+            return
+        self.reconnect_refreshes += 1
+
     def today(self) -> list[OrderState]:
         return sorted(self._latest.values(), key=lambda s: s.seq)
 
@@ -231,6 +267,7 @@ def _with_seq(state: OrderState, seq: int) -> OrderState:
 __all__ = [
     "MAX_ORDERS",
     "ORDERS_URI",
+    "SWEEP_S",
     "TERMINAL",
     "OrderChanges",
     "OrderEvents",

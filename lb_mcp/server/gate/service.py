@@ -159,6 +159,12 @@ class OrderGate:
             await OrderPushAuditor(self._trade, self._audit, listener=self.events.on_push).start(
                 self._tg, stack
             )
+            # Pushes sent while the trade socket was down are gone: read today's orders at once
+            # (in the background, so the socket's reconnect path never waits on REST).
+            tg = self._tg
+            self._trade.set_on_reconnected(lambda: tg.start_soon(self.events.after_reconnect))
+            stack.callback(self._trade.set_on_reconnected, None)
+            self._tg.start_soon(self.events.keep_fresh)
             try:
                 await self._ensure_reconciled()
             except ReconcileError as exc:
@@ -262,7 +268,10 @@ class OrderGate:
 
     async def decide(self, prepared: Prepared, answer: HumanAnswer | None = None) -> OrderOutcome:
         """Take a prepared request through its confirmation channel."""
-        return await self._require_started().decide(prepared, answer)
+        outcome = await self._require_started().decide(prepared, answer)
+        if outcome.status is Status.PLACED and outcome.order_id is not None:
+            self.events.watch(outcome.order_id)
+        return outcome
 
     async def wait_outcome(self, confirmation_id: str, timeout: float) -> OrderOutcome | None:  # noqa: ASYNC109
         """Wait until a confirmation has an outcome (tests and the page flow); None on timeout."""
@@ -345,6 +354,21 @@ class OrderGate:
             except OpenApiException:
                 continue
             if order is not None:
+                if self._audit is not None:  # else the audit's last word stays OUTCOME_UNKNOWN
+                    await self._audit.append(
+                        AuditKind.RECONCILE,
+                        intent_id=track.intent_id,
+                        intent=entry.intent,
+                        code="RECONCILED",
+                        broker_order_id=order.order_id,
+                        detail={
+                            "outcome": "found",
+                            "previous_state": entry.state.value,
+                            "matched_by": "remark/client_request_id",
+                            "remark": entry.remark,
+                            "resubmitted": False,
+                        },
+                    )
                 await self._journal.mark_result(track.intent_id, order_id=order.order_id)
                 if self._ledger is not None:
                     with contextlib.suppress(KeyError):

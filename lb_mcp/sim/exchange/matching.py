@@ -78,6 +78,8 @@ class Broker:
         self.ids = OrderIds()
         self._listeners: list[OrderListener] = []
         self._requests: dict[str, tuple[str, float]] = {}
+        # The real broker's 10 minutes; the admin API shortens it so a soak need not wait.
+        self.idempotency_ttl = IDEMPOTENCY_TTL
         self._trade_seq = 0
         market.add_listener(self.on_market_event)
 
@@ -112,7 +114,7 @@ class Broker:
         now = self.clock()
         if req.client_request_id:
             self._requests = {
-                k: v for k, v in self._requests.items() if now - v[1] < IDEMPOTENCY_TTL
+                k: v for k, v in self._requests.items() if now - v[1] < self.idempotency_ttl
             }
             seen = self._requests.get(req.client_request_id)
             if seen is not None:

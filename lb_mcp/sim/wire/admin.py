@@ -12,7 +12,14 @@ simulator's own credentials (or carry its OAuth token), and the simulator binds 
                        &trade_dup=0.1&trade_reorder=0.2&seed=7   see lb_mcp.sim.faults.plan
     POST /sim/admin/faults?withhold_submit=1        the next order submit is applied but its
                                                     HTTP response never comes (a broker call
-                                                    in flight forever); clear=1 disarms it
+                                                    in flight forever); clear=1 disarms it;
+                                                    &withhold_for=S answers it after S s instead
+    POST /sim/admin/faults?delay_submit=S           the next submit waits S s before it is
+                                                    applied (a request late on the wire)
+    POST /sim/admin/faults?lookups_down=1           order lookups (today, history, detail)
+                                                    answer 503 / 500000 until lookups_down=0
+    POST /sim/admin/faults?idempotency_ttl=S        how long a client_request_id returns its
+                                                    original order (default 600 s)
     POST /sim/admin/withheld?timeout=S              wait (S <= 60) until a submit was withheld
                                                     -> {"withheld": [order ids]}
     POST /sim/admin/step?count=N                    advance the market N steps (N <= 1000)
@@ -33,15 +40,35 @@ from typing import Any, Protocol
 import httpx
 
 from lb_mcp.sdk.transport.signing import LongbridgeAuth
-from lb_mcp.sim.exchange.orders import bad_request
+from lb_mcp.sim.exchange.orders import SimError, bad_request
 from lb_mcp.sim.faults.admin import apply_plan
 from lb_mcp.sim.market.model import MarketModel
 from lb_mcp.sim.wire.http_app import ApiState, Call, Handler
-from lb_mcp.sim.wire.routes import q_int, q_str, submit
+from lb_mcp.sim.wire.routes import (
+    history_orders,
+    order_detail,
+    q_int,
+    q_str,
+    submit,
+    today_orders,
+)
 from lb_mcp.sim.wire.sockets import WsServers
 from lb_mcp.sim.wire.ws_server import Faults
 
 MAX_STEPS = 1000
+
+
+def _seconds(call: Call, name: str) -> float | None:
+    value = q_str(call, name)
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise bad_request(f"invalid {name}: {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise bad_request(f"{name} must be in [0, 3600] s")
+    return seconds
 
 
 def _flag(call: Call, name: str) -> bool | None:
@@ -55,9 +82,14 @@ def _flag(call: Call, name: str) -> bool | None:
 
 @dataclass
 class SubmitFault:
-    """``withhold_submit``: apply the next submit, then never answer it."""
+    """``withhold_submit``: apply the next submit, then never answer it (or after
+    ``withhold_for`` s); ``delay_submit``: hold the next one that long before applying it;
+    ``lookups_down``: order lookups fail as a broker outage would."""
 
     armed: bool = False
+    withhold_for: float = 0.0  # 0: never answered
+    delay: float = 0.0
+    lookups_down: bool = False
     withheld: list[str] = field(default_factory=list)  # order ids applied but not answered
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -86,6 +118,9 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
     submit_fault = SubmitFault()
 
     async def faulty_submit(state: ApiState, call: Call) -> object:
+        if submit_fault.delay > 0:
+            delay, submit_fault.delay = submit_fault.delay, 0.0
+            await asyncio.sleep(delay)
         data = await submit(state, call)
         if not submit_fault.armed:
             return data
@@ -93,8 +128,19 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
         submit_fault.withheld.append(str(data["order_id"]))  # type: ignore[index]
         changed, submit_fault.changed = submit_fault.changed, asyncio.Event()
         changed.set()
+        if submit_fault.withhold_for > 0:
+            await asyncio.sleep(submit_fault.withhold_for)
+            return data  # too late for a caller that gave up: the order exists regardless
         await asyncio.Event().wait()  # the order exists; its caller never hears of it
         raise AssertionError("unreachable")
+
+    def lookup(handler: Handler) -> Handler:
+        async def faulty(state: ApiState, call: Call) -> object:
+            if submit_fault.lookups_down:
+                raise SimError(500000, "service unavailable (sim fault)", 503)
+            return await handler(state, call)
+
+        return faulty
 
     async def drop_quote(state: ApiState, call: Call) -> object:
         return {"dropped": await sim.drop_quote_connections()}
@@ -106,10 +152,24 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
         current = sim.faults
         if _flag(call, "clear"):
             current.clear()
-            submit_fault.armed = False
+            submit_fault.armed, submit_fault.withhold_for = False, 0.0
+            submit_fault.delay, submit_fault.lookups_down = 0.0, False
         withhold = _flag(call, "withhold_submit")
         if withhold is not None:
             submit_fault.armed = withhold
+        for name in ("withhold_for", "delay_submit", "idempotency_ttl"):
+            seconds = _seconds(call, name)
+            if seconds is None:
+                continue
+            if name == "withhold_for":
+                submit_fault.withhold_for = seconds
+            elif name == "delay_submit":
+                submit_fault.delay = seconds
+            else:
+                state.broker.idempotency_ttl = seconds
+        down = _flag(call, "lookups_down")
+        if down is not None:
+            submit_fault.lookups_down = down
         pings = _flag(call, "pings")
         if pings is not None:
             current.pings = pings
@@ -130,6 +190,11 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
             "pings": current.pings,
             "reject_reconnect": current.reject_reconnect,
             "stall": sorted(current.stalled),
+            "withhold_submit": submit_fault.armed,
+            "withhold_for": submit_fault.withhold_for,
+            "delay_submit": submit_fault.delay,
+            "lookups_down": submit_fault.lookups_down,
+            "idempotency_ttl": state.broker.idempotency_ttl,
             **(current.plan.as_dict() if current.plan.engaged else {}),
         }
 
@@ -192,6 +257,9 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
         ("GET", "/sim/admin/state"): state_,
         ("POST", "/sim/admin/withheld"): withheld,
         ("POST", "/v1/trade/order"): faulty_submit,
+        ("GET", "/v1/trade/order/today"): lookup(today_orders),
+        ("GET", "/v1/trade/order/history"): lookup(history_orders),
+        ("GET", "/v1/trade/order"): lookup(order_detail),
     }
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from lb_mcp.sdk.errors import ApiError, InvalidArgument, OpenApiException
+from lb_mcp.sdk.errors import ApiError, InvalidArgument, OpenApiException, RateLimitError
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.server.gate.delivery.journal import (
     REMARK_PREFIX,
@@ -58,8 +58,10 @@ class SendResult:
 
 
 def _definitely_refused(exc: OpenApiException) -> bool:
-    """True when the broker certainly did not take the order (a business refusal)."""
-    if isinstance(exc, InvalidArgument):
+    """True when the broker certainly did not take the order (a business refusal, or a rate
+    limit: the gateway's 429 comes before the order is looked at, and the client-side limiter
+    refuses before anything is sent)."""
+    if isinstance(exc, InvalidArgument | RateLimitError):
         return True
     return isinstance(exc, ApiError) and exc.code is not None and exc.code < 500000
 
@@ -83,18 +85,18 @@ class ExactlyOnceSender:
     ) -> SendResult:
         """Close a confirmed intent that was stopped before the broker call: FAILED in the
         journal, the reservation released, and the one final audit record saying so."""
-        entry = await self._journal.get(intent_id)
-        if entry is not None and entry.state is JournalState.PENDING:
-            await self._journal.mark_result(intent_id, error=f"{code}: {message}")
-        with contextlib.suppress(KeyError):
-            await self._ledger.release(intent_id)
-        await self._audit.append(
+        await self._audit.append(  # first, as in _accepted
             AuditKind.SUBMIT_RESULT,
             intent_id=intent_id,
             intent=intent,
             code=code,
             detail={"state": JournalState.FAILED.value, "sent": False, "message": message},
         )
+        entry = await self._journal.get(intent_id)
+        if entry is not None and entry.state is JournalState.PENDING:
+            await self._journal.mark_result(intent_id, error=f"{code}: {message}")
+        with contextlib.suppress(KeyError):
+            await self._ledger.release(intent_id)
         return SendResult(JournalState.FAILED, None, code, message)
 
     async def send(self, intent_id: str, intent: OrderIntent) -> SendResult:
@@ -215,9 +217,8 @@ class ExactlyOnceSender:
     async def _accepted(
         self, intent_id: str, intent: OrderIntent, order_id: str, via: str = "response"
     ) -> SendResult:
-        await self._journal.mark_result(intent_id, order_id=order_id)
-        with contextlib.suppress(KeyError):
-            await self._ledger.commit(intent_id)
+        # Audit first: a kill between the two leaves the journal unresolved, so the restart
+        # reconciles (and audits) it; the other order would leave an outcome never audited.
         await self._audit.append(
             AuditKind.SUBMIT_RESULT,
             intent_id=intent_id,
@@ -226,22 +227,28 @@ class ExactlyOnceSender:
             broker_order_id=order_id,
             detail={"state": JournalState.ACCEPTED.value, "via": via},
         )
+        await self._journal.mark_result(intent_id, order_id=order_id)
+        with contextlib.suppress(KeyError):
+            await self._ledger.commit(intent_id)
         return SendResult(JournalState.ACCEPTED, order_id, "OK", "the broker accepted the order")
 
     async def _refused(
         self, intent_id: str, intent: OrderIntent, exc: OpenApiException
     ) -> SendResult:
-        code = f"BROKER_{exc.code}" if exc.code is not None else "BROKER_REFUSED"
-        await self._journal.mark_result(intent_id, error=f"{code}: {exc.message}")
-        with contextlib.suppress(KeyError):
-            await self._ledger.release(intent_id)
-        await self._audit.append(
+        if isinstance(exc, RateLimitError):
+            code = "RATE_LIMITED"  # not sent (or refused unread): a retry later is safe
+        else:
+            code = f"BROKER_{exc.code}" if exc.code is not None else "BROKER_REFUSED"
+        await self._audit.append(  # first, as in _accepted
             AuditKind.SUBMIT_RESULT,
             intent_id=intent_id,
             intent=intent,
             code=code,
             detail={"state": JournalState.FAILED.value, "message": exc.message},
         )
+        await self._journal.mark_result(intent_id, error=f"{code}: {exc.message}")
+        with contextlib.suppress(KeyError):
+            await self._ledger.release(intent_id)
         return SendResult(JournalState.FAILED, None, code, f"the broker refused: {exc.message}")
 
     async def _unknown(self, intent_id: str, intent: OrderIntent) -> SendResult:
