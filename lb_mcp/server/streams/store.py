@@ -88,6 +88,13 @@ class LegacySession(Protocol):
     async def send_resource_updated(self, uri: str) -> None: ...
 
 
+class UpdatedSink(Protocol):
+    """Writes one ``notifications/resources/updated`` line per URI to a session's wire in one
+    go (:class:`~lb_mcp.server.streams.stdio.LoopStdout`); returns once the wire took them."""
+
+    async def resources_updated(self, uris: list[str]) -> None: ...
+
+
 @dataclass(frozen=True)
 class QuoteEntry:
     """The latest known quote of one subscribed symbol."""
@@ -151,6 +158,7 @@ class QuoteStreams:
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._legacy: dict[str, set[LegacySession]] = {}
+        self._sinks: dict[LegacySession, UpdatedSink] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.notifications_sent = 0
         self.pushes_received = 0
@@ -419,8 +427,13 @@ class QuoteStreams:
 
     # --------------------------------------------------------------- resource fan-out
 
-    def legacy_subscribe(self, uri: str, session: LegacySession) -> None:
+    def legacy_subscribe(
+        self, uri: str, session: LegacySession, sink: UpdatedSink | None = None
+    ) -> None:
+        """``sink``: the session's own wire, written once per round for all its URIs (stdio)."""
         self._legacy.setdefault(uri, set()).add(session)
+        if sink is not None:
+            self._sinks[session] = sink
 
     def legacy_unsubscribe(self, uri: str, session: LegacySession) -> None:
         sessions = self._legacy.get(uri)
@@ -449,29 +462,66 @@ class QuoteStreams:
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
             started = time.monotonic()
-            for uri in sorted(dirty):
-                await self._bus.publish(ResourceUpdated(uri=uri))
-                for session in list(self._legacy.get(uri, ())):
-                    await self._send_legacy(uri, session)
-                self.notifications_sent += 1
+            uris = sorted(dirty)
+            if self._listened():
+                for uri in uris:
+                    await self._bus.publish(ResourceUpdated(uri=uri))
+            await self._send_round(uris)
+            self.notifications_sent += len(uris)
             if self._dirty and self._interval_s > 0:
                 # The feed outpaced this round's sends (the clients are slower than the
                 # feed): pause up to as long as the round took, so updates coalesce.
                 await anyio.sleep(min(self._interval_s, time.monotonic() - started))
+
+    def _listened(self) -> bool:
+        # Publishing to a bus nobody listens to still costs a loop turn per URI (its
+        # checkpoint): skipped for mcp's in-process bus when it has no listener.
+        listeners = getattr(self._bus, "_listeners", None)
+        return not isinstance(listeners, dict) or bool(listeners)
+
+    async def _send_round(self, uris: list[str]) -> None:
+        legacy = self._legacy
+        if not legacy:
+            return
+        per_session: dict[LegacySession, list[str]] = {}
+        for uri in uris:
+            for session in legacy.get(uri, ()):
+                per_session.setdefault(session, []).append(uri)
+        for session, theirs in per_session.items():
+            sink = self._sinks.get(session)
+            if sink is not None:
+                await self._send_batch(theirs, session, sink)
+                continue
+            for uri in theirs:
+                if session not in self._legacy.get(uri, ()):
+                    continue  # dropped by a failed send of this round, or unsubscribed
+                await self._send_legacy(uri, session)
+
+    async def _send_batch(self, uris: list[str], session: LegacySession, sink: UpdatedSink) -> None:
+        try:
+            with anyio.fail_after(self._send_timeout_s):
+                await sink.resources_updated(uris)
+        except Exception:
+            self._drop(session)
 
     async def _send_legacy(self, uri: str, session: LegacySession) -> None:
         try:
             with anyio.fail_after(self._send_timeout_s):
                 await session.send_resource_updated(uri)
         except Exception:
-            # A closed or stuck client: forget it everywhere rather than block the others.
-            log.info("dropping a resource subscriber that stopped reading")
-            self.sessions_dropped += 1
-            for sessions in self._legacy.values():
-                sessions.discard(session)
+            self._drop(session)
+
+    def _drop(self, session: LegacySession) -> None:
+        # A closed or stuck client: forget it everywhere rather than block the others.
+        log.info("dropping a resource subscriber that stopped reading")
+        self.sessions_dropped += 1
+        self._sinks.pop(session, None)
+        for sessions in self._legacy.values():
+            sessions.discard(session)
 
     def close(self) -> None:
         self._legacy.clear()
+        self._sinks.clear()
         with contextlib.suppress(RuntimeError):
             self._changed.set()
 
@@ -492,6 +542,7 @@ __all__ = [
     "LegacySession",
     "QuoteEntry",
     "QuoteStreams",
+    "UpdatedSink",
     "quote_uri",
     "with_age",
 ]
