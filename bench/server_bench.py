@@ -48,6 +48,10 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 LB_MCP = str(Path(sys.executable).with_name("lb-mcp"))
+# The push and serve_cpu rows run the server of the checkout this file is in (``python -m
+# lb_mcp`` with it first on PYTHONPATH), so a copy of this file in another checkout measures
+# that one: how the before / after figures of a change are taken, alternating the two.
+SERVE = [sys.executable, "-m", "lb_mcp", "serve"]
 SYMBOLS = ["700.HK", "9988.HK", "5.HK", "AAPL.US", "TSLA.US", "NVDA.US"]
 
 BARE_SERVER = """
@@ -235,33 +239,48 @@ async def quote_overhead(tmp: Path, sim_env: dict[str, str], blocks: int, calls:
 
 
 async def push_latency(
-    tmp: Path, sim_env: dict[str, str], rate: float, seconds: float, cwd: str
+    tmp: Path, sim_env: dict[str, str], rate: float, seconds: float, cwd: str, client_kind: str
 ) -> None:
     log = tmp / "stream-times.txt"
     proxy_args = [str(ROOT / "bench" / "flood_proxy.py"), sim_env["LONGBRIDGE_QUOTE_WS_URL"]]
     with _process([*proxy_args, "--log", str(log)], cwd) as (proxy, values):
         env = _env(tmp, {**sim_env, "LONGBRIDGE_QUOTE_WS_URL": values["URL"]})
-        arrivals: list[tuple[float, str]] = []
+        env["PYTHONPATH"] = str(ROOT)
+        assert proxy.stdin is not None and proxy.stdout is not None
+        line = f"stream {rate:g} {seconds:g} {' '.join(SYMBOLS)}\n"
+        if client_kind == "raw":
+            session = RawSession(env, cwd)
+            try:
+                session.start(SYMBOLS, resource_subs=True, subscribe_tool=False)
+                await asyncio.sleep(1.0)  # snapshots and their notifications settle
+                arrivals = session.arrivals = []
+                proxy.stdin.write(line)
+                proxy.stdin.flush()
+                answer = await asyncio.to_thread(proxy.stdout.readline)
+                await asyncio.sleep(0.5)  # the last notifications arrive
+                arrivals = list(arrivals)
+            finally:
+                session.close()
+        else:
+            arrivals = []
 
-        async def on_message(message: Any) -> None:
-            root = getattr(message, "root", message)
-            if isinstance(root, types.ResourceUpdatedNotification):
-                arrivals.append((time.monotonic(), str(root.params.uri)))
+            async def on_message(message: Any) -> None:
+                root = getattr(message, "root", message)
+                if isinstance(root, types.ResourceUpdatedNotification):
+                    arrivals.append((time.monotonic(), str(root.params.uri)))
 
-        params = StdioServerParameters(command=LB_MCP, args=["serve"], env=env)
-        async with Client(params, mode="legacy", message_handler=on_message) as client:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MCPDeprecationWarning)
-                for symbol in SYMBOLS:
-                    await client.session.subscribe_resource(f"longbridge://quote/{symbol}")
-            await asyncio.sleep(1.0)  # snapshots and their notifications settle
-            arrivals.clear()
-            line = f"stream {rate:g} {seconds:g} {' '.join(SYMBOLS)}\n"
-            assert proxy.stdin is not None and proxy.stdout is not None
-            proxy.stdin.write(line)
-            proxy.stdin.flush()
-            answer = await asyncio.to_thread(proxy.stdout.readline)
-            await asyncio.sleep(0.5)  # the last notifications arrive
+            params = StdioServerParameters(command=SERVE[0], args=SERVE[1:], env=env)
+            async with Client(params, mode="legacy", message_handler=on_message) as client:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MCPDeprecationWarning)
+                    for symbol in SYMBOLS:
+                        await client.session.subscribe_resource(f"longbridge://quote/{symbol}")
+                await asyncio.sleep(1.0)  # snapshots and their notifications settle
+                arrivals.clear()
+                proxy.stdin.write(line)
+                proxy.stdin.flush()
+                answer = await asyncio.to_thread(proxy.stdout.readline)
+                await asyncio.sleep(0.5)  # the last notifications arrive
     sent = [float(x) for x in log.read_text().split()]
     # The proxy writes each tick's pushes round robin over SYMBOLS: per symbol, its send times.
     per_symbol: dict[str, list[float]] = {s: [] for s in SYMBOLS}
@@ -286,7 +305,8 @@ async def push_latency(
     total = sum(len(v) for v in per_symbol.values())
     print(
         f"\npush -> notifications/resources/updated, shipped lb-mcp serve over stdio, "
-        f"{len(SYMBOLS)} symbols x {rate:g} pushes/s for {seconds:g} s ({answer.strip()})"
+        f"{len(SYMBOLS)} symbols x {rate:g} pushes/s for {seconds:g} s, "
+        f"{CLIENTS[client_kind]} ({answer.strip()})"
     )
     if not latencies:
         print("  no notifications arrived")
@@ -298,6 +318,12 @@ async def push_latency(
         f"p99 {_pct(latencies, 0.99) * 1000:.2f} ms, max {max(latencies) * 1000:.2f} ms "
         f"(goal p99 <= 5 ms)"
     )
+
+
+CLIENTS = {
+    "raw": "raw JSON-RPC client (arrival = the line read by a thread)",
+    "mcp": "mcp Client (arrival = its message handler, after its own stdio read and parse)",
+}
 
 
 def _spread(tick: list[float], per_symbol: dict[str, list[float]]) -> None:
@@ -395,7 +421,7 @@ class RawSession:
 
     def __init__(self, env: dict[str, str], cwd: str) -> None:
         self.proc = subprocess.Popen(
-            [LB_MCP, "serve"],
+            SERVE,
             cwd=cwd,
             env=env,
             stdin=subprocess.PIPE,
@@ -403,6 +429,7 @@ class RawSession:
             stderr=subprocess.DEVNULL,
         )
         self.updates = 0
+        self.arrivals: list[tuple[float, str]] | None = None  # (monotonic, uri) when recording
         self._answers: dict[int, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self._next_id = 0
@@ -413,6 +440,8 @@ class RawSession:
         for line in self.proc.stdout:
             if b'"notifications/resources/updated"' in line:
                 self.updates += 1
+                if self.arrivals is not None:
+                    self.arrivals.append((time.monotonic(), json.loads(line)["params"]["uri"]))
                 continue
             message = json.loads(line)
             if "id" in message and "method" not in message:
@@ -443,7 +472,7 @@ class RawSession:
             raise RuntimeError(f"{name}: {result['content']}")
         return dict(result["structuredContent"])
 
-    def start(self, symbols: list[str], resource_subs: bool) -> None:
+    def start(self, symbols: list[str], resource_subs: bool, subscribe_tool: bool = True) -> None:
         self.request(
             "initialize",
             {
@@ -453,7 +482,8 @@ class RawSession:
             },
         )
         self._send({"method": "notifications/initialized"})
-        self.tool("subscribe", {"symbols": symbols})
+        if subscribe_tool:
+            self.tool("subscribe", {"symbols": symbols})
         if resource_subs:
             for symbol in symbols:
                 self.request("resources/subscribe", {"uri": f"longbridge://quote/{symbol}"})
@@ -474,7 +504,7 @@ def _cpu_subject(
     """Start one measured process with its subscriptions held: (pid, a probe answering
     (pushes delivered, ``resources/updated`` received; 0 for the anchors))."""
     if kind.startswith("lb-mcp serve"):
-        session = RawSession(_env(Path(cwd), env), cwd)
+        session = RawSession(_env(Path(cwd), {**env, "PYTHONPATH": str(ROOT)}), cwd)
         try:
             session.start(symbols, resource_subs="500" in kind)
             yield session.proc.pid, session.counts
@@ -569,6 +599,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100, help="calls per overhead block")
     parser.add_argument("--rate", type=float, default=50.0, help="pushes/s per symbol")
     parser.add_argument("--seconds", type=float, default=10.0, help="push stream length")
+    parser.add_argument(
+        "--push-client", choices=["raw", "mcp", "both"], default="both", help="push row client"
+    )
     parser.add_argument("--cpu-rounds", type=int, default=3, help="serve_cpu rounds")
     parser.add_argument("--cpu-rate", type=float, default=10.0, help="serve_cpu pushes/s/symbol")
     parser.add_argument("--warm", type=float, default=5.0, help="serve_cpu warm-up, s")
@@ -598,7 +631,9 @@ async def run(args: argparse.Namespace) -> None:
             if args.only in (None, "overhead"):
                 await quote_overhead(tmp, sim_env, args.blocks, args.calls)
             if args.only in (None, "push"):
-                await push_latency(tmp, sim_env, args.rate, args.seconds, d)
+                kinds = ["raw", "mcp"] if args.push_client == "both" else [args.push_client]
+                for kind in kinds:
+                    await push_latency(tmp, sim_env, args.rate, args.seconds, d, kind)
             if args.only in (None, "serve_cpu"):
                 await serve_cpu(sim_env, args.cpu_rounds, args.warm, args.window, args.cpu_rate, d)
 

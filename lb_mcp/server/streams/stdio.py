@@ -140,7 +140,8 @@ async def loop_stdout(fd: int) -> AsyncIterator[LoopStdout]:
         transport.close()  # writes what is queued first
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(flow.closed), CLOSE_TIMEOUT_S)
-        transport.abort()
+        if not flow.closed.done():
+            transport.abort()  # the client stopped reading: what is left is dropped
         os.set_blocking(fd, True)
 
 

@@ -154,7 +154,9 @@ class QuoteStreams:
         self._prints: dict[str, TradesEntry] = {}
         self._bars: dict[tuple[str, Period], CandleEntry] = {}
         self._seq = 0
-        self._changed = asyncio.Event()
+        # Made by the first waiter, set and dropped by the next update: no Event per push.
+        self._changed: asyncio.Event | None = None
+        self._quote_uris: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._legacy: dict[str, set[LegacySession]] = {}
@@ -215,6 +217,7 @@ class QuoteStreams:
         for symbol in symbols:
             self._subscribed.discard(symbol)
             self._latest.pop(symbol, None)
+            self._quote_uris.pop(symbol, None)
         self._mark(SUBSCRIPTIONS_URI)
 
     def add_kind(self, kind: str, symbols: Iterable[str]) -> None:
@@ -335,8 +338,7 @@ class QuoteStreams:
     def _stored(self, updates: int, uri: str | None) -> int:
         """An entry is about to be stored: take its ``seq`` and wake readers and resources."""
         self._seq += updates
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._wake_readers()
         if uri is not None:
             self._mark(uri)
         return self._seq
@@ -395,9 +397,17 @@ class QuoteStreams:
             **fields,
         )
         self._latest[symbol] = entry
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-        self._mark(quote_uri(symbol))
+        self._wake_readers()
+        uri = self._quote_uris.get(symbol)
+        if uri is None:
+            uri = self._quote_uris[symbol] = quote_uri(symbol)
+        self._mark(uri)
+
+    def _wake_readers(self) -> None:
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
 
     # --------------------------------------------------------------- poll_quotes
 
@@ -423,6 +433,8 @@ class QuoteStreams:
         """Return once an update newer than ``cursor`` exists, or after ``timeout_s``."""
         with anyio.move_on_after(timeout_s):
             while self._seq <= cursor:
+                if self._changed is None:
+                    self._changed = asyncio.Event()
                 await self._changed.wait()
 
     # --------------------------------------------------------------- resource fan-out
@@ -523,7 +535,7 @@ class QuoteStreams:
         self._legacy.clear()
         self._sinks.clear()
         with contextlib.suppress(RuntimeError):
-            self._changed.set()
+            self._wake_readers()
 
 
 def with_age(entry: QuoteEntry, now: datetime) -> float:
