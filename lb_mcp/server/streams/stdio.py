@@ -129,11 +129,11 @@ def current_stdout() -> LoopStdout | None:
 
 
 @contextlib.asynccontextmanager
-async def loop_stdout(fd: int) -> AsyncIterator[LoopStdout]:
+async def loop_stdout(fd: int, high_water: int = HIGH_WATER) -> AsyncIterator[LoopStdout]:
     """Write ``fd`` (a pipe or socket, set non-blocking meanwhile) from the running loop."""
     loop = asyncio.get_running_loop()
     transport, flow = await loop.connect_write_pipe(_Flow, _Fd(fd))
-    transport.set_write_buffer_limits(high=HIGH_WATER)
+    transport.set_write_buffer_limits(high=high_water)
     try:
         yield LoopStdout(transport, flow)
     finally:
