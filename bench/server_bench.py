@@ -1,9 +1,12 @@
 """Server benchmarks, each anchored in the same run; prints numbers.
 
-Run: ``.venv/bin/python bench/server_bench.py [--quick] [--only cold|overhead|push]``
+Run: ``.venv/bin/python bench/server_bench.py [--quick] [--only cold|overhead|push|serve_cpu]``
 
-Processes: one ``lb-mcp sim`` (no ticking), and for the push row ``bench/flood_proxy.py`` in
-front of its quote socket (pre-encoded PushQuote frames at a steady rate, send times logged).
+Processes: one ``lb-mcp sim`` (no ticking), and for the push and serve_cpu rows
+``bench/flood_proxy.py`` in front of its quote socket (pre-encoded PushQuote frames at a steady
+rate, send times logged). The push and serve_cpu rows run the server of the checkout this file
+is in (``python -m lb_mcp serve`` with the checkout first on PYTHONPATH): to take before / after
+figures of a change, copy this file into a checkout of the old commit and alternate the two.
 
 1. **cold**: spawn -> ``initialize`` result over stdio, medians of ``--runs`` (>= 10) cold
    starts each, interleaved: ``lb-mcp serve`` sandbox, ``lb-mcp serve`` live (against the
@@ -13,14 +16,29 @@ front of its quote socket (pre-encoded PushQuote frames at a steady rate, send t
    embedded simulator) after it: that cost moves to the first call, it does not vanish.
 2. **overhead**: ``tools/call quote`` over stdio on ``lb-mcp serve`` (live, the sim) vs the same
    call on a bare ``MCPServer`` whose ``quote`` tool calls our SDK's ``QuoteContext.quote``
-   against the same sim and returns its JSON: same pipe, JSON-RPC and client schema check, so
-   the difference is our server's own cost. Interleaved blocks; p50 / p99 over every sample
-   (>= 2,000 each by default), paced inside the sim's 100 pulls/s per connection.
+   against the same sim: same pipe, JSON-RPC and client schema check, so the difference is our
+   server's own cost. Interleaved blocks; p50 / p99 over every sample (>= 2,000 each by
+   default), paced inside the sim's 100 pulls/s per connection.
 3. **push**: the shipped server (default fan-out settings) over stdio, a client subscribed
    (``resources/subscribe``) to every streamed symbol, the proxy sending a steady stream
    (``--rate`` pushes/s per symbol). Per ``notifications/resources/updated``: the age of the
    oldest push of that symbol it is the first notification after (monotonic clock, shared by
-   the processes), i.e. how long a push waited to be announced. p50 / p99 / max.
+   the processes), i.e. how long a push waited to be announced. p50 / p99 / max. Run twice:
+   with a raw JSON-RPC client (a thread stamps each line as it is read: the server's latency
+   plus the pipe) and with the ``mcp`` ``Client`` (stamped in its message handler, so its own
+   stdio reader and validation are included); ``--push-client`` picks one.
+4. **serve_cpu**: 500 symbols x ``--cpu-rate`` (10) pushes/s = 5,000 pushes/s from the proxy,
+   held by one process at a time: the official SDK's ``QuoteContext`` and ours (each with an
+   empty ``set_on_quote`` callback: the anchors, what holding the subscriptions costs without
+   MCP), ``lb-mcp serve`` with the 500 symbols subscribed (``subscribe`` tool) and no resource
+   subscriber, and ``lb-mcp serve`` with a ``resources/subscribe`` on
+   ``longbridge://quote/{symbol}`` for each of the 500 (the client, a raw JSON-RPC reader
+   thread, drains every notification). Per process: % of one core from ``/proc/<pid>/stat``
+   (utime + stime, all threads) over ``--window`` s after ``--warm`` s of the stream, the
+   delivered push rate (callbacks; for the server ``status.pushes_received``) next to the rate
+   the proxy sent, ``resources/updated`` received per second, RSS (and peak). Rounds are
+   interleaved (who goes first rotates); medians of ``--cpu-rounds``, ratios to our
+   ``QuoteContext``.
 """
 
 from __future__ import annotations
