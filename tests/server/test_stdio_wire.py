@@ -101,6 +101,36 @@ async def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout(
     assert sequence * len(symbols) * len(updated_line(quote_uri("1.HK"))) > 1 << 16
 
 
+@pytest.mark.anyio
+async def test_two_writers_waiting_on_a_full_pipe_both_resume_when_it_drains(
+    pipe: tuple[int, int],
+) -> None:
+    r, w = pipe
+    os.set_blocking(r, False)
+    resumed: list[str] = []
+    async with loop_stdout(w, high_water=1024) as out:
+
+        async def flush_after(name: str, line: str) -> None:
+            await out.write(line)
+            await out.flush()
+            resumed.append(name)
+
+        big = "x" * (1 << 17) + "\n"  # more than the pipe holds: the rest stays queued
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flush_after, "mcp writer", big)
+            await anyio.sleep(0.05)
+            tg.start_soon(out.resources_updated, [quote_uri("700.HK")])
+            tg.start_soon(flush_after, "second", "{}\n")
+            await anyio.sleep(0.05)
+            assert resumed == []  # all waiting for the client
+            with anyio.fail_after(5):
+                while len(resumed) < 2:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(r, 1 << 16)
+                    await anyio.sleep(0.001)
+    assert sorted(resumed) == ["mcp writer", "second"]
+
+
 def test_lb_mcp_serve_announces_a_subscribed_quote_over_stdio_in_valid_lines(
     tmp_path: Path,
 ) -> None:

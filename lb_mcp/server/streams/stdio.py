@@ -51,30 +51,28 @@ class _Flow(asyncio.BaseProtocol):
         self.paused = False
         self.lost = False
         self.closed = asyncio.get_running_loop().create_future()
-        self._resumed: asyncio.Future[None] | None = None
+        # An Event, not a future: mcp's writer and the fan-out may both wait, and one of them
+        # timing out must not cancel the other's wait.
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     def pause_writing(self) -> None:
         self.paused = True
+        self._drained.clear()
 
     def resume_writing(self) -> None:
         self.paused = False
-        self._wake()
+        self._drained.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        self._wake()
+        self._drained.set()
         if not self.closed.done():
             self.closed.set_result(None)
 
-    def _wake(self) -> None:
-        if self._resumed is not None and not self._resumed.done():
-            self._resumed.set_result(None)
-        self._resumed = None
-
     async def drained(self) -> None:
         while self.paused and not self.lost:
-            self._resumed = asyncio.get_running_loop().create_future()
-            await self._resumed
+            await self._drained.wait()
 
 
 @lru_cache(maxsize=4096)
