@@ -320,7 +320,9 @@ async def _serve_started(args: argparse.Namespace) -> int:
             gc.enable()
             log.info("lb-mcp: mode %s (%s)", backend.mode.value, backend.description)
             if args.transport == "stdio":
-                await mcp.run_stdio_async()
+                from lb_mcp.server.streams.stdio import run_stdio
+
+                await run_stdio(mcp)
             else:
                 await _serve_http(mcp, args.host, args.port, args.allow_host)
     except ConfigError as exc:  # e.g. only some of the credentials are set

@@ -43,6 +43,7 @@ from lb_mcp.server.context import AppContext, AppCtx, LiveApp, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import parse_symbol
 from lb_mcp.server.streams.kinds import DEPTH_URI, TRADES_URI, next_depth
+from lb_mcp.server.streams.stdio import current_stdout
 from lb_mcp.server.streams.store import (
     MAX_SYMBOLS,
     ORDERS_URI,
@@ -198,7 +199,7 @@ def register(mcp: MCPServer[AppContext], live: LiveApp) -> None:
         app = ctx.lifespan_context
         uri = str(params.uri)
         await _ensure_streamed(app, uri)
-        app.streams.legacy_subscribe(uri, ctx.session)
+        app.streams.legacy_subscribe(uri, ctx.session, current_stdout())
         return EmptyResult()
 
     async def on_unsubscribe(

@@ -88,6 +88,13 @@ class LegacySession(Protocol):
     async def send_resource_updated(self, uri: str) -> None: ...
 
 
+class UpdatedSink(Protocol):
+    """Writes one ``notifications/resources/updated`` line per URI to a session's wire in one
+    go (:class:`~lb_mcp.server.streams.stdio.LoopStdout`); returns once the wire took them."""
+
+    async def resources_updated(self, uris: list[str]) -> None: ...
+
+
 @dataclass(frozen=True)
 class QuoteEntry:
     """The latest known quote of one subscribed symbol."""
@@ -147,10 +154,13 @@ class QuoteStreams:
         self._prints: dict[str, TradesEntry] = {}
         self._bars: dict[tuple[str, Period], CandleEntry] = {}
         self._seq = 0
-        self._changed = asyncio.Event()
+        # Made by the first waiter, set and dropped by the next update: no Event per push.
+        self._changed: asyncio.Event | None = None
+        self._quote_uris: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._legacy: dict[str, set[LegacySession]] = {}
+        self._sinks: dict[LegacySession, UpdatedSink] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.notifications_sent = 0
         self.pushes_received = 0
@@ -207,6 +217,7 @@ class QuoteStreams:
         for symbol in symbols:
             self._subscribed.discard(symbol)
             self._latest.pop(symbol, None)
+            self._quote_uris.pop(symbol, None)
         self._mark(SUBSCRIPTIONS_URI)
 
     def add_kind(self, kind: str, symbols: Iterable[str]) -> None:
@@ -327,8 +338,7 @@ class QuoteStreams:
     def _stored(self, updates: int, uri: str | None) -> int:
         """An entry is about to be stored: take its ``seq`` and wake readers and resources."""
         self._seq += updates
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._wake_readers()
         if uri is not None:
             self._mark(uri)
         return self._seq
@@ -387,9 +397,17 @@ class QuoteStreams:
             **fields,
         )
         self._latest[symbol] = entry
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-        self._mark(quote_uri(symbol))
+        self._wake_readers()
+        uri = self._quote_uris.get(symbol)
+        if uri is None:
+            uri = self._quote_uris[symbol] = quote_uri(symbol)
+        self._mark(uri)
+
+    def _wake_readers(self) -> None:
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
 
     # --------------------------------------------------------------- poll_quotes
 
@@ -415,12 +433,19 @@ class QuoteStreams:
         """Return once an update newer than ``cursor`` exists, or after ``timeout_s``."""
         with anyio.move_on_after(timeout_s):
             while self._seq <= cursor:
+                if self._changed is None:
+                    self._changed = asyncio.Event()
                 await self._changed.wait()
 
     # --------------------------------------------------------------- resource fan-out
 
-    def legacy_subscribe(self, uri: str, session: LegacySession) -> None:
+    def legacy_subscribe(
+        self, uri: str, session: LegacySession, sink: UpdatedSink | None = None
+    ) -> None:
+        """``sink``: the session's own wire, written once per round for all its URIs (stdio)."""
         self._legacy.setdefault(uri, set()).add(session)
+        if sink is not None:
+            self._sinks[session] = sink
 
     def legacy_unsubscribe(self, uri: str, session: LegacySession) -> None:
         sessions = self._legacy.get(uri)
@@ -449,31 +474,68 @@ class QuoteStreams:
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
             started = time.monotonic()
-            for uri in sorted(dirty):
-                await self._bus.publish(ResourceUpdated(uri=uri))
-                for session in list(self._legacy.get(uri, ())):
-                    await self._send_legacy(uri, session)
-                self.notifications_sent += 1
+            uris = sorted(dirty)
+            if self._listened():
+                for uri in uris:
+                    await self._bus.publish(ResourceUpdated(uri=uri))
+            await self._send_round(uris)
+            self.notifications_sent += len(uris)
             if self._dirty and self._interval_s > 0:
                 # The feed outpaced this round's sends (the clients are slower than the
                 # feed): pause up to as long as the round took, so updates coalesce.
                 await anyio.sleep(min(self._interval_s, time.monotonic() - started))
+
+    def _listened(self) -> bool:
+        # Publishing to a bus nobody listens to still costs a loop turn per URI (its
+        # checkpoint): skipped for mcp's in-process bus when it has no listener.
+        listeners = getattr(self._bus, "_listeners", None)
+        return not isinstance(listeners, dict) or bool(listeners)
+
+    async def _send_round(self, uris: list[str]) -> None:
+        legacy = self._legacy
+        if not legacy:
+            return
+        per_session: dict[LegacySession, list[str]] = {}
+        for uri in uris:
+            for session in legacy.get(uri, ()):
+                per_session.setdefault(session, []).append(uri)
+        for session, theirs in per_session.items():
+            sink = self._sinks.get(session)
+            if sink is not None:
+                await self._send_batch(theirs, session, sink)
+                continue
+            for uri in theirs:
+                if session not in self._legacy.get(uri, ()):
+                    continue  # dropped by a failed send of this round, or unsubscribed
+                await self._send_legacy(uri, session)
+
+    async def _send_batch(self, uris: list[str], session: LegacySession, sink: UpdatedSink) -> None:
+        try:
+            with anyio.fail_after(self._send_timeout_s):
+                await sink.resources_updated(uris)
+        except Exception:
+            self._drop(session)
 
     async def _send_legacy(self, uri: str, session: LegacySession) -> None:
         try:
             with anyio.fail_after(self._send_timeout_s):
                 await session.send_resource_updated(uri)
         except Exception:
-            # A closed or stuck client: forget it everywhere rather than block the others.
-            log.info("dropping a resource subscriber that stopped reading")
-            self.sessions_dropped += 1
-            for sessions in self._legacy.values():
-                sessions.discard(session)
+            self._drop(session)
+
+    def _drop(self, session: LegacySession) -> None:
+        # A closed or stuck client: forget it everywhere rather than block the others.
+        log.info("dropping a resource subscriber that stopped reading")
+        self.sessions_dropped += 1
+        self._sinks.pop(session, None)
+        for sessions in self._legacy.values():
+            sessions.discard(session)
 
     def close(self) -> None:
         self._legacy.clear()
+        self._sinks.clear()
         with contextlib.suppress(RuntimeError):
-            self._changed.set()
+            self._wake_readers()
 
 
 def with_age(entry: QuoteEntry, now: datetime) -> float:
@@ -492,6 +554,7 @@ __all__ = [
     "LegacySession",
     "QuoteEntry",
     "QuoteStreams",
+    "UpdatedSink",
     "quote_uri",
     "with_age",
 ]
