@@ -107,6 +107,34 @@ class Shared:
         return self.loop.run_until_complete(settle())
 
 
+class Hosted:
+    """Runs an async context manager in a task of its own, as a lifespan does: a gate's task
+    group must be entered and left by the same task, and each ``Shared.run`` is a new one."""
+
+    def __init__(self, shared: Shared, manager: Any) -> None:
+        self.shared = shared
+        self._stop = asyncio.Event()
+        self._started = asyncio.Event()
+        self._task = shared.loop.create_task(self._host(manager), name="stateful-host")
+        shared.run(self._until_started())
+
+    async def _host(self, manager: Any) -> None:
+        async with manager:
+            self._started.set()
+            await self._stop.wait()
+
+    async def _until_started(self) -> None:
+        started = asyncio.ensure_future(self._started.wait())
+        await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if self._task.done():
+            self._task.result()  # re-raise what stopped the start
+
+    def close(self) -> None:
+        self._stop.set()
+        self.shared.run(self._task)
+
+
 @contextmanager
 def shared_sim() -> Iterator[Shared]:
     loop = asyncio.new_event_loop()
