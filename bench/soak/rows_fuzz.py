@@ -7,6 +7,7 @@ import os
 import random
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -74,8 +75,8 @@ HOSTILE: list[Any] = [
 def _strategy(schema: Any, defs: dict[str, Any], depth: int = 0) -> Any:
     """A hypothesis strategy for a JSON schema, mixed with hostile values of the wrong shape.
 
-    Own small generator: hypothesis-jsonschema 0.23.1 breaks on hypothesis 6.170 (its
-    ``from_object_schema`` calls a removed internal, ``many.more``).
+    Row 14's other half comes from hypothesis-jsonschema, which needs hypothesis < 6.170 (its
+    ``from_object_schema`` calls ``many.more``, removed in 6.170) and so runs in its own venv.
     """
     from hypothesis import strategies as st
 
@@ -135,11 +136,53 @@ def _inputs(schema: dict[str, Any], count: int, seed: int) -> list[dict[str, Any
     return out
 
 
+JSONSCHEMA_VENV = ROOT / ".venv-fuzz"
+JSONSCHEMA_SETUP = (
+    "python3 -m venv .venv-fuzz && .venv-fuzz/bin/pip install 'hypothesis>=6.100,<6.170' "
+    "hypothesis-jsonschema==0.23.1"
+)
+
+
+def _fuzz_python() -> Path | None:
+    given = os.environ.get("LB_SOAK_JSONSCHEMA_PYTHON")
+    python = Path(given) if given else JSONSCHEMA_VENV / "bin" / "python"
+    return python if python.exists() else None
+
+
+async def _schema_true(tools: dict[str, Any], count: int) -> tuple[dict[str, list[Any]], str]:
+    """Inputs hypothesis-jsonschema draws from each schema (``jsonschema_inputs.py`` in the
+    ``.venv-fuzz`` interpreter), and a note saying where they came from."""
+    python = _fuzz_python()
+    if python is None:
+        return {}, f"hypothesis-jsonschema: not set up ({JSONSCHEMA_SETUP}), own generator only"
+    job = json.dumps({"tools": tools, "count": count, "seed": 14}).encode()
+    script = str(ROOT / "bench" / "soak" / "jsonschema_inputs.py")
+    done = await anyio.run_process([str(python), script], input=job, check=False)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        return {}, f"hypothesis-jsonschema failed ({err}), own generator only"
+    drawn = json.loads(done.stdout)
+    good = {k: v for k, v in drawn.items() if isinstance(v, list)}
+    bad = sorted(k for k in drawn if k not in good)
+    version = await anyio.run_process(
+        [str(python), "-c", "import hypothesis; print(hypothesis.__version__)"], check=False
+    )
+    note = (f"hypothesis-jsonschema 0.23.1 on hypothesis {version.stdout.decode().strip()} for "
+            f"{len(good)}/{len(drawn)} tools" + (f" (not {bad})" if bad else ""))  # fmt: skip
+    return good, note
+
+
 async def row14(ctx: Ctx) -> Result:
-    """Tool inputs from every tool's input schema: 0 INTERNAL/-32603, 0 hangs > 5 s, 0 orders."""
+    """Tool inputs from every tool's input schema: 0 INTERNAL/-32603, 0 hangs > 5 s, 0 orders.
+
+    Half of each tool's inputs are schema-true (hypothesis-jsonschema), half from the own
+    generator (``_strategy``: the schema's shapes with hostile values of the wrong type mixed
+    in); without the fuzz venv all come from the own generator.
+    """
     total = 400 if ctx.quick else 10_000
     findings: dict[str, int] = {}
     codes: dict[str, int] = {}
+    sources: dict[str, int] = {}
     slowest = 0.0
     cases = 0
     async with sim() as env, admin(env) as http:
@@ -147,9 +190,15 @@ async def row14(ctx: Ctx) -> Result:
         async with Client(params, mode="legacy") as client:
             tools = (await client.list_tools()).tools
             per_tool = max(1, -(-total * 6 // 5) // len(tools))  # small schemas run dry early
+            schemas = {t.name: dict(t.input_schema or {"type": "object"}) for t in tools}
+            true_inputs, note = await _schema_true(schemas, -(-per_tool // 2))
             for n, tool in enumerate(tools):
-                schema = dict(tool.input_schema or {"type": "object"})
-                for args in _inputs(schema, per_tool, seed=n):
+                drawn = true_inputs.get(tool.name, [])
+                own = _inputs(schemas[tool.name], per_tool - len(drawn), seed=n)
+                batch = [("jsonschema", a) for a in drawn] + [("own", a) for a in own]
+                for source, value in batch:
+                    args = value if isinstance(value, dict) else {"value": value}
+                    sources[source] = sources.get(source, 0) + 1
                     cases += 1
                     t = time.perf_counter()
                     try:
@@ -173,8 +222,9 @@ async def row14(ctx: Ctx) -> Result:
     placed = len((orders.get("data") or {}).get("orders", []))
     ok = not findings and placed == 0
     top = dict(sorted(codes.items(), key=lambda kv: -kv[1])[:6])
-    return ok, (f"{cases} inputs over {len(tools)} tools: findings {findings or 0}; orders "
-                f"placed {placed}; slowest {slowest:.2f} s; error codes {top}")  # fmt: skip
+    return ok, (f"{cases} inputs over {len(tools)} tools {sources} ({note}): findings "
+                f"{findings or 0}; orders placed {placed}; slowest {slowest:.2f} s; error codes "
+                f"{top}")  # fmt: skip
 
 
 ROW15_FILES = ("test_stateful_subscriptions.py", "test_stateful_orders.py")

@@ -25,6 +25,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ from lb_mcp.server.gate.values import Action, OrderRequest, Prepared, Status
 from lb_mcp.server.settings import ServerSettings
 from lb_mcp.sim.wire.ratelimit import SlidingWindowLimiter
 from tests.sdk.fake_server import fast_options
-from tests.server.orders_support import Opener, sim_clock
+from tests.server.orders_support import AUTO_LIMITS, Opener, order_rig, settings_for, sim_clock
 
 from .stateful_support import (
     Hosted,
@@ -388,3 +389,42 @@ def test_orders_intents_bijection_and_exact_counters(shared: Shared) -> None:
     run_state_machine_as_test(
         lambda: Orders(shared, market), settings=machine_settings(EXAMPLES, STEPS)
     )
+
+
+class CountingTrade(TradeContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.replaces = 0
+
+    async def replace_order(self, *args: Any, **kwargs: Any) -> None:
+        self.replaces += 1
+        await super().replace_order(*args, **kwargs)
+
+
+@pytest.mark.anyio
+async def test_a_replace_the_broker_refuses_fails_at_once_and_gives_its_reservation_back(
+    tmp_path: Path,
+) -> None:
+    """Found by the model: the order was cancelled while the human looked at the replace, the
+    broker answered 602001, and the gate read it as "outcome unknown" (looked up, resent,
+    UNKNOWN, its share of today's limits held until the next start)."""
+    trades: list[CountingTrade] = []
+
+    def factory(sim: Any) -> TradeContext:
+        trades.append(CountingTrade(sim.config))
+        return trades[0]
+
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    async with order_rig(settings, trade_factory=factory) as rig:
+        buy = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("395"))
+        placed = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, buy))
+        assert placed.status is Status.PLACED and placed.order_id is not None
+        change = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("394"))
+        asked = await rig.service.prepare(Action.REPLACE, change, order_id=placed.order_id)
+        assert rig.service.status()["today"]["orders"] == 2  # the replace holds its share
+        rig.sim.broker.cancel(placed.order_id)  # closed before the approval is used
+        outcome = await rig.service.decide(asked)
+        today = rig.service.status()["today"]
+    assert (outcome.status, outcome.code) == (Status.FAILED, "BROKER_602001")
+    assert trades[0].replaces == 1  # a refusal is not resent
+    assert today["orders"] == 1  # released: only the placed submit counts
