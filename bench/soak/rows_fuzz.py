@@ -263,6 +263,7 @@ async def row15(ctx: Ctx) -> Result:
     tests = [str(ROOT / "tests" / "reliability" / name) for name in ROW15_FILES]
     done = await anyio.run_process(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:logging",
+         "--timeout=0",  # the suite's 120 s per test; this row has its own cap
          *tests],
         env=env, cwd=str(ROOT), check=False,
     )  # fmt: skip
@@ -277,12 +278,16 @@ async def row15(ctx: Ctx) -> Result:
         parts.append(f"{name}: {r['examples']} examples / {r['steps']} steps, leaked tasks "
                      f"{r['leaked_tasks']}, {top}")  # fmt: skip
     full = (examples, steps) == ROW15_FULL
-    ok = done.returncode == 0 and len(ran) == len(ROW15_FILES) and not shrunk
+    failed = sum(1 for line in out.splitlines() if line.startswith("FAILED "))
+    errors = [x.strip() for x in out.splitlines() if "Error: " in x and "socket" not in x][:2]
+    if failed:
+        (ROOT / "bench" / "soak" / "row15-failure.log").write_text(out)  # for the next look
+    ok = done.returncode == 0 and len(ran) == len(ROW15_FILES) and not failed and not shrunk
     size = f"{examples} x {steps}" + ("" if full else f" (full size is {ROW15_FULL[0]} x "
                                                f"{ROW15_FULL[1]})")  # fmt: skip
     return ok, (
-        f"asked {size} per machine, {secs:.0f} s; pytest: {tail}; shrunk failures "
-        f"{len(shrunk)}{': ' + ' | '.join(shrunk)[:600] if shrunk else ''}; "
+        f"asked {size} per machine, {secs:.0f} s; pytest: {tail}; failures (shrunk) "
+        f"{failed}{': ' + ' | '.join(shrunk + errors)[:900] if failed else ''}; "
         + "; ".join(parts)
         + ". Invariants: subscriptions client == sim, <= 1 quote socket, OTPs == model; "
         "orders: every outcome as modelled, journal ACCEPTED intents <-> sim orders "
