@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -73,8 +75,8 @@ HOSTILE: list[Any] = [
 def _strategy(schema: Any, defs: dict[str, Any], depth: int = 0) -> Any:
     """A hypothesis strategy for a JSON schema, mixed with hostile values of the wrong shape.
 
-    Own small generator: hypothesis-jsonschema 0.23.1 breaks on hypothesis 6.170 (its
-    ``from_object_schema`` calls a removed internal, ``many.more``).
+    Row 14's other half comes from hypothesis-jsonschema, which needs hypothesis < 6.170 (its
+    ``from_object_schema`` calls ``many.more``, removed in 6.170) and so runs in its own venv.
     """
     from hypothesis import strategies as st
 
@@ -134,11 +136,53 @@ def _inputs(schema: dict[str, Any], count: int, seed: int) -> list[dict[str, Any
     return out
 
 
+JSONSCHEMA_VENV = ROOT / ".venv-fuzz"
+JSONSCHEMA_SETUP = (
+    "python3 -m venv .venv-fuzz && .venv-fuzz/bin/pip install 'hypothesis>=6.100,<6.170' "
+    "hypothesis-jsonschema==0.23.1"
+)
+
+
+def _fuzz_python() -> Path | None:
+    given = os.environ.get("LB_SOAK_JSONSCHEMA_PYTHON")
+    python = Path(given) if given else JSONSCHEMA_VENV / "bin" / "python"
+    return python if python.exists() else None
+
+
+async def _schema_true(tools: dict[str, Any], count: int) -> tuple[dict[str, list[Any]], str]:
+    """Inputs hypothesis-jsonschema draws from each schema (``jsonschema_inputs.py`` in the
+    ``.venv-fuzz`` interpreter), and a note saying where they came from."""
+    python = _fuzz_python()
+    if python is None:
+        return {}, f"hypothesis-jsonschema: not set up ({JSONSCHEMA_SETUP}), own generator only"
+    job = json.dumps({"tools": tools, "count": count, "seed": 14}).encode()
+    script = str(ROOT / "bench" / "soak" / "jsonschema_inputs.py")
+    done = await anyio.run_process([str(python), script], input=job, check=False)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        return {}, f"hypothesis-jsonschema failed ({err}), own generator only"
+    drawn = json.loads(done.stdout)
+    good = {k: v for k, v in drawn.items() if isinstance(v, list)}
+    bad = sorted(k for k in drawn if k not in good)
+    version = await anyio.run_process(
+        [str(python), "-c", "import hypothesis; print(hypothesis.__version__)"], check=False
+    )
+    note = (f"hypothesis-jsonschema 0.23.1 on hypothesis {version.stdout.decode().strip()} for "
+            f"{len(good)}/{len(drawn)} tools" + (f" (not {bad})" if bad else ""))  # fmt: skip
+    return good, note
+
+
 async def row14(ctx: Ctx) -> Result:
-    """Tool inputs from every tool's input schema: 0 INTERNAL/-32603, 0 hangs > 5 s, 0 orders."""
+    """Tool inputs from every tool's input schema: 0 INTERNAL/-32603, 0 hangs > 5 s, 0 orders.
+
+    Half of each tool's inputs are schema-true (hypothesis-jsonschema), half from the own
+    generator (``_strategy``: the schema's shapes with hostile values of the wrong type mixed
+    in); without the fuzz venv all come from the own generator.
+    """
     total = 400 if ctx.quick else 10_000
     findings: dict[str, int] = {}
     codes: dict[str, int] = {}
+    sources: dict[str, int] = {}
     slowest = 0.0
     cases = 0
     async with sim() as env, admin(env) as http:
@@ -146,9 +190,15 @@ async def row14(ctx: Ctx) -> Result:
         async with Client(params, mode="legacy") as client:
             tools = (await client.list_tools()).tools
             per_tool = max(1, -(-total * 6 // 5) // len(tools))  # small schemas run dry early
+            schemas = {t.name: dict(t.input_schema or {"type": "object"}) for t in tools}
+            true_inputs, note = await _schema_true(schemas, -(-per_tool // 2))
             for n, tool in enumerate(tools):
-                schema = dict(tool.input_schema or {"type": "object"})
-                for args in _inputs(schema, per_tool, seed=n):
+                drawn = true_inputs.get(tool.name, [])
+                own = _inputs(schemas[tool.name], per_tool - len(drawn), seed=n)
+                batch = [("jsonschema", a) for a in drawn] + [("own", a) for a in own]
+                for source, value in batch:
+                    args = value if isinstance(value, dict) else {"value": value}
+                    sources[source] = sources.get(source, 0) + 1
                     cases += 1
                     t = time.perf_counter()
                     try:
@@ -172,32 +222,82 @@ async def row14(ctx: Ctx) -> Result:
     placed = len((orders.get("data") or {}).get("orders", []))
     ok = not findings and placed == 0
     top = dict(sorted(codes.items(), key=lambda kv: -kv[1])[:6])
-    return ok, (f"{cases} inputs over {len(tools)} tools: findings {findings or 0}; orders "
-                f"placed {placed}; slowest {slowest:.2f} s; error codes {top}")  # fmt: skip
+    return ok, (f"{cases} inputs over {len(tools)} tools {sources} ({note}): findings "
+                f"{findings or 0}; orders placed {placed}; slowest {slowest:.2f} s; error codes "
+                f"{top}")  # fmt: skip
+
+
+ROW15_FILES = ("test_stateful_subscriptions.py", "test_stateful_orders.py")
+ROW15_FULL = (500, 50)  # reliability.md §6 row 15
+
+
+def _row15_size(quick: bool) -> tuple[int, int]:
+    """``LB_SOAK_ROW15=EXAMPLESxSTEPS`` overrides the size; --quick is 20 x 20."""
+    given = os.environ.get("LB_SOAK_ROW15", "")
+    if given:
+        examples, _, steps = given.lower().partition("x")
+        return int(examples), int(steps)
+    return (20, 20) if quick else ROW15_FULL
+
+
+def _shrunk(output: str) -> list[str]:
+    """The shrunk failing examples pytest printed: hypothesis' 'state = ...' programs."""
+    found: list[str] = []
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("E       state = ") or line.strip().startswith("state = "):
+            steps = [x.strip().removeprefix("E").strip() for x in lines[i : i + 60]]
+            program = [x for x in steps if x.startswith("state.")][:12]
+            found.append("; ".join([steps[0], *program]))
+    return found
 
 
 async def row15(ctx: Ctx) -> Result:
-    """Hypothesis stateful: subscriptions client == sim under drops/expiry (sim in process)."""
-    examples, steps = (8, 8) if ctx.quick else (60, 15)  # 200 x 20 did not end in 300 s here
+    """Hypothesis stateful, sim in process: subscriptions client == sim; intent <-> order
+    bijection; exact guard counters; 0 leaked tasks (tests/reliability/test_stateful_*.py)."""
+    examples, steps = _row15_size(ctx.quick)
+    report = ctx.tmp / "row15.json"
     start = time.monotonic()
     env = {**os.environ, "LB_SOAK_EXAMPLES": str(examples), "LB_SOAK_STEPS": str(steps),
-           "HOME": str(ctx.tmp)}  # fmt: skip
-    test = str(ROOT / "tests" / "reliability" / "test_stateful_subscriptions.py")
+           "LB_SOAK_REPORT": str(report), "HOME": str(ctx.tmp)}  # fmt: skip
+    tests = [str(ROOT / "tests" / "reliability" / name) for name in ROW15_FILES]
     done = await anyio.run_process(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:logging",
+         "--timeout=0",  # the suite's 120 s per test; this row has its own cap
+         *tests],
         env=env, cwd=str(ROOT), check=False,
     )  # fmt: skip
-    tail = done.stdout.decode(errors="replace").strip().splitlines()[-1:]
-    ok = done.returncode == 0
+    out = done.stdout.decode(errors="replace")
+    secs = time.monotonic() - start
+    ran = json.loads(report.read_text()) if report.exists() else {}
+    shrunk = _shrunk(out)
+    tail = (out.strip().splitlines() or ["?"])[-1][:100]
+    parts = []
+    for name, r in sorted(ran.items()):
+        top = dict(sorted(r["notes"].items(), key=lambda kv: -kv[1])[:8])
+        parts.append(f"{name}: {r['examples']} examples / {r['steps']} steps, leaked tasks "
+                     f"{r['leaked_tasks']}, {top}")  # fmt: skip
+    full = (examples, steps) == ROW15_FULL
+    failed = sum(1 for line in out.splitlines() if line.startswith("FAILED "))
+    errors = [x.strip() for x in out.splitlines() if "Error: " in x and "socket" not in x][:2]
+    if failed:
+        (ROOT / "bench" / "soak" / "row15-failure.log").write_text(out)  # for the next look
+    ok = done.returncode == 0 and len(ran) == len(ROW15_FILES) and not failed and not shrunk
+    size = f"{examples} x {steps}" + ("" if full else f" (full size is {ROW15_FULL[0]} x "
+                                               f"{ROW15_FULL[1]})")  # fmt: skip
     return ok, (
-        f"{examples} examples x {steps} steps in {time.monotonic() - start:.0f} s; "
-        f"pytest: {tail[0][:120] if tail else '?'} (subscriptions client == sim, one "
-        "quote socket; intent<->order and guard counters not modelled yet)"
+        f"asked {size} per machine, {secs:.0f} s; pytest: {tail}; failures (shrunk) "
+        f"{failed}{': ' + ' | '.join(shrunk + errors)[:900] if failed else ''}; "
+        + "; ".join(parts)
+        + ". Invariants: subscriptions client == sim, <= 1 quote socket, OTPs == model; "
+        "orders: every outcome as modelled, journal ACCEPTED intents <-> sim orders "
+        "(remark = latest intent), no entry/order for declined or refused, status() count "
+        "and notional == model, 0 tasks left per example"
     )
 
 
 ROWS: dict[int, Row] = {
     13: Row(row13),
     14: Row(row14),
-    15: Row(row15),
+    15: Row(row15, timeout_s=1800.0),
 }

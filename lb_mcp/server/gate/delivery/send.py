@@ -57,13 +57,26 @@ class SendResult:
     message: str
 
 
+# Codes the broker answers when it could not process a call (rest.md §10; the same set
+# server/errors.py calls BROKER_UNAVAILABLE): the order may or may not exist.
+_UNAVAILABLE = frozenset({301602, 310011, 2601500})
+
+
 def _definitely_refused(exc: OpenApiException) -> bool:
-    """True when the broker certainly did not take the order (a business refusal, or a rate
-    limit: the gateway's 429 comes before the order is looked at, and the client-side limiter
-    refuses before anything is sent)."""
+    """True when the broker certainly did not take the order: a business refusal, or a rate
+    limit (the gateway's 429 comes before the order is looked at, and the client-side limiter
+    refuses before anything is sent).
+
+    The trade system's own refusals are 60xxxx (``OrderError``: "order in status Canceled
+    cannot be replaced", insufficient cash); reading them as "outcome unknown" left a plain
+    refusal UNKNOWN, looked up, resent once and still UNKNOWN, its reservation held until the
+    next start. Only 5xxxxx and the unavailable codes leave the outcome open.
+    """
     if isinstance(exc, InvalidArgument | RateLimitError):
         return True
-    return isinstance(exc, ApiError) and exc.code is not None and exc.code < 500000
+    if not isinstance(exc, ApiError) or exc.code is None:
+        return False
+    return not (500000 <= exc.code < 600000 or exc.code in _UNAVAILABLE)
 
 
 class ExactlyOnceSender:
