@@ -71,7 +71,8 @@ def _rpc(ident: int | None, method: str, params: dict[str, Any] | None = None) -
 
 def _init(version: str) -> dict[str, Any]:
     info = {"name": "rebind", "version": "1"}
-    return _rpc(1, "initialize", {"protocolVersion": version, "capabilities": {}, "clientInfo": info})
+    params = {"protocolVersion": version, "capabilities": {}, "clientInfo": info}
+    return _rpc(1, "initialize", params)
 
 
 def _create(group: str, modern: bool = False) -> dict[str, Any]:
@@ -116,9 +117,11 @@ async def row16(ctx: Ctx) -> Result:
             modern = {**ACCEPT, "mcp-protocol-version": NEW_ERA, "mcp-method": "tools/call",
                       "mcp-name": "watchlist_update"}  # fmt: skip
             hosts = [f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}",
-                     f"localhost.evil.example:{port}", f"attacker.test:{port}", f"0.0.0.0:{port}"]  # fmt: skip
+                     f"localhost.evil.example:{port}", f"attacker.test:{port}",
+                     f"0.0.0.0:{port}"]  # fmt: skip
             origins = ["http://evil.example", f"http://evil.example:{port}", "null",
-                       f"http://127.0.0.1.evil.example:{port}", f"https://localhost.evil.example"]  # fmt: skip
+                       f"http://127.0.0.1.evil.example:{port}",
+                       "https://localhost.evil.example"]  # fmt: skip
             attempts: list[tuple[str, dict[str, str], dict[str, Any] | None, int]] = []
             n = 0
             for _ in range(rounds):
@@ -137,8 +140,8 @@ async def row16(ctx: Ctx) -> Result:
                     attempts.append(("DELETE", {**session, "origin": origin}, None, 403))
             accepted = 0
             wrong: dict[int, int] = {}
-            for method, headers, body, want in attempts:
-                resp = await http.request(method, url, json=body, headers=headers)
+            for method, headers, payload, want in attempts:
+                resp = await http.request(method, url, json=payload, headers=headers)
                 if resp.status_code != want:
                     wrong[resp.status_code] = wrong.get(resp.status_code, 0) + 1
                 if resp.status_code < 400:
