@@ -3,16 +3,33 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 from anyio.abc import Process
+from mcp import Client
+from mcp_types import ElicitResult
 
-from bench.soak.harness import LB_MCP, Ctx, Result, Row, admin, serve_env, sim
+from bench.soak.harness import (
+    LB_MCP,
+    Ctx,
+    Result,
+    Row,
+    admin,
+    serve_env,
+    serve_params,
+    sim,
+    structured,
+)
 
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 OLD_ERA = "2025-06-18"
@@ -98,7 +115,7 @@ def _body(base: dict[str, str], group: str) -> dict[str, Any]:
 
 async def _rebind_groups(http: Any) -> int:
     """Watchlist groups at the sim whose name says a rebinding request created them."""
-    groups = (await http.get("/v1/watchlist/groups")).json()["data"]["groups"]
+    groups = (await sim_get(http, "/v1/watchlist/groups"))["groups"]
     return sum(1 for g in groups if str(g["name"]).startswith("rebind-"))
 
 
@@ -177,6 +194,205 @@ async def row16(ctx: Ctx) -> Result:
     )
 
 
+# -- row 19: what the human is asked ---------------------------------------------------------
+
+CREDENTIAL = re.compile(
+    r"passw|secret|token|\botp\b|one[- ]time|api[ _-]?key|\bpin\b|credential|2fa|sms code",
+    re.IGNORECASE,
+)
+TRADING = {"LB_MCP_TRADING": "on", "LB_MCP_APPROVAL_OPEN_BROWSER": "off"}
+
+
+def schema_texts(node: object, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every name, title, description and enum label of a JSON schema, with where it sits."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    yield f"{where}.{name}", name
+                    yield from schema_texts(sub, f"{where}.{name}")
+            elif key in ("title", "description") and isinstance(value, str):
+                yield f"{where}@{key}", value
+            elif key in ("enum", "enumNames", "oneOf", "anyOf") and isinstance(value, list):
+                for item in value:
+                    if isinstance(item, str):
+                        yield f"{where}@{key}", item
+                    else:
+                        yield from schema_texts(item, where)
+            elif isinstance(value, (dict, list)):
+                yield from schema_texts(value, where)
+    elif isinstance(node, list):
+        for item in node:
+            yield from schema_texts(item, where)
+
+
+@dataclass
+class Asker:
+    """The client's elicitation callback: answers as told and records every request."""
+
+    answer: str = "decline"
+    confirm: object = True
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    async def __call__(self, context: Any, params: Any) -> ElicitResult:
+        self.seen.append(
+            {
+                "mode": getattr(params, "mode", "form"),
+                "schema": getattr(params, "requested_schema", None),
+                "url": getattr(params, "url", None),
+            }
+        )
+        if self.answer == "accept":
+            content: Any = {"confirm": self.confirm}  # a hostile client may send anything
+            return ElicitResult(action="accept", content=content)
+        return ElicitResult(action=self.answer)  # type: ignore[arg-type]
+
+
+def violations_in(seen: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for request in seen:
+        if request["mode"] != "form" or request["url"] is not None:
+            out.append(f"a {request['mode']} elicitation (url {request['url']!r})")
+        for where, text in schema_texts(request["schema"] or {}):
+            if CREDENTIAL.search(text):
+                out.append(f"{where}: {text!r}")
+    return out
+
+
+async def sim_get(http: Any, path: str) -> Any:
+    """``data`` of a signed GET at the sim; waits out its per-endpoint rate limit, which this
+    driver shares with the server under test."""
+    for _ in range(60):
+        reply = (await http.get(path)).json()
+        if reply["code"] != 429002:
+            assert reply["code"] == 0, reply
+            return reply["data"]
+        await anyio.sleep(1)
+    raise AssertionError(f"{path}: rate limited for 60 s")
+
+
+async def sim_orders(http: Any) -> dict[str, tuple[str, str]]:
+    """order id -> (quantity, status) of today's orders, as the sim has them."""
+    data = await sim_get(http, "/v1/trade/order/today")
+    return {o["order_id"]: (str(o["quantity"]), str(o["status"])) for o in data["orders"]}
+
+
+async def last_price(client: Client, symbol: str) -> Decimal:
+    quote = structured(await client.call_tool("quote", {"symbols": [symbol]}))
+    return Decimal(quote["quotes"][0]["last_done"])
+
+
+async def place_at_sim(http: Any, symbol: str, qty: int, price: Decimal, remark: str = "") -> str:
+    """An order placed at the broker outside this server (another app of the same account)."""
+    body = {"symbol": symbol, "order_type": "LO", "side": "Buy", "submitted_quantity": str(qty),
+            "submitted_price": str(price), "time_in_force": "Day", "remark": remark}  # fmt: skip
+    reply = (await http.post("/v1/trade/order", json=body)).json()
+    assert reply["code"] == 0, reply
+    return str(reply["data"]["order_id"])
+
+
+def _approval_fields(page: str) -> list[str]:
+    """Names, values, labels and placeholders of every form control on the approval page."""
+    texts = re.findall(r'(?:name|value|placeholder|aria-label)="([^"]*)"', page)
+    texts += re.findall(r"<label[^>]*>(.*?)</label>", page, re.S)
+    texts += [f"<input type={t}>" for t in re.findall(r'<input[^>]*type="([^"]+)"', page)]
+    return texts
+
+
+async def _approval_page(ctx: Ctx, env: dict[str, str], http: Any) -> tuple[list[str], int, str]:
+    """A client without elicitation: the human is asked on the loopback approval page. Reads the
+    page's form, declines there; -> (violations, orders placed, note)."""
+    params = serve_params(ctx, env, **TRADING)
+    state = Path(params.env["LB_MCP_STATE_DIR"]) if params.env else Path()
+    before = await sim_orders(http)
+    async with Client(params, mode="legacy") as client:
+        price = (await last_price(client, "700.HK")).quantize(Decimal("0.2"))
+        args = {"symbol": "700.HK", "side": "Buy", "quantity": "100", "price": str(price)}
+        out = structured(await client.call_tool("submit_order", args))
+        [pending] = list(state.rglob("pending/*.json"))
+        url = json.loads(pending.read_text())["url"]
+        async with httpx.AsyncClient(timeout=30) as page_http:
+            page = (await page_http.get(url)).text
+            fields = _approval_fields(page)
+            nonce = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert nonce is not None, page[:300]
+            said = await page_http.post(url, data={"csrf": nonce.group(1), "action": "decline"})
+        after_out = structured(await client.call_tool("pending_orders", {}))
+    bad = [f"approval page: {t!r}" for t in fields if CREDENTIAL.search(t) and t != nonce.group(1)]
+    bad += [f"approval page has a {t}" for t in fields if t in ("<input type=password>",)]
+    placed = len(set(await sim_orders(http)) - set(before))
+    states = [c["status"] for c in after_out["confirmations"]]
+    return bad, placed, (f"approval page: {out['status']} -> decline {said.status_code}, "
+                         f"pending now {states}, form controls {len(fields)}")  # fmt: skip
+
+
+async def row19(ctx: Ctx) -> Result:
+    """Every elicitation / approval on the order paths: no field asks for a credential; a
+    decline (or cancel, or a non-yes answer) leaves 0 orders and changes none."""
+    eras = ["legacy"] if ctx.quick else ["legacy", "auto"]
+    declines = 0
+    after_decline = 0  # orders placed, replaced or cancelled by a declined request
+    asked: list[dict[str, Any]] = []
+    notes: list[str] = []
+    async with sim() as env, admin(env) as http:
+        for era in eras:
+            asker = Asker()
+            async with Client(
+                serve_params(ctx, env, **TRADING), mode=era, elicitation_callback=asker
+            ) as client:
+                last = await last_price(client, "700.HK")
+                price = (last * Decimal("0.97")).quantize(Decimal("0.2"))
+                buy = {"symbol": "700.HK", "side": "Buy", "quantity": "100", "price": str(price)}
+                for answer, confirm in (("decline", True), ("cancel", True),
+                                        ("accept", False), ("accept", "yes")):  # fmt: skip
+                    asker.answer, asker.confirm = answer, confirm
+                    before = await sim_orders(http)
+                    out = structured(await client.call_tool("submit_order", buy))
+                    declines += 1
+                    after_decline += len(set(await sim_orders(http)) - set(before))
+                    assert out.get("order_id") is None, out
+                resting = await place_at_sim(http, "700.HK", 100, price)
+                for tool, args in (
+                    (
+                        "replace_order",
+                        {"order_id": resting, "quantity": "200", "price": str(price)},
+                    ),
+                    ("cancel_order", {"order_id": resting}),
+                ):
+                    for answer in ("decline", "cancel"):
+                        asker.answer = answer
+                        before = await sim_orders(http)
+                        await client.call_tool(tool, args)
+                        declines += 1
+                        now = await sim_orders(http)
+                        after_decline += sum(now[k] != v for k, v in before.items())
+                        after_decline += len(set(now) - set(before))
+                # The accepted paths too: their dialogs must not ask for a credential either.
+                asker.answer, asker.confirm = "accept", True
+                before = await sim_orders(http)
+                placed = structured(await client.call_tool("submit_order", buy))
+                replaced = structured(await client.call_tool(
+                    "replace_order", {"order_id": resting, "quantity": "200", "price": str(price)}
+                ))  # fmt: skip
+                cancelled = structured(
+                    await client.call_tool("cancel_order", {"order_id": resting})
+                )
+                notes.append(f"{era}: accepted submit/replace/cancel -> {placed['status']}/"
+                             f"{replaced['status']}/{cancelled['status']}")  # fmt: skip
+            asked += asker.seen
+        page_bad, page_placed, page_note = await _approval_page(ctx, env, http)
+    bad = violations_in(asked) + page_bad
+    after_decline += page_placed
+    ok = not bad and after_decline == 0 and len(asked) >= declines
+    return ok, (
+        f"{len(asked)} elicitations + 1 approval page over {', '.join(eras)} era(s): "
+        f"credential-asking fields {len(bad)} (need 0){': ' + '; '.join(bad[:3]) if bad else ''}; "
+        f"{declines + 1} declined/cancelled/non-yes answers -> orders placed or changed "
+        f"{after_decline} (need 0); {'; '.join(notes)}; {page_note}"
+    )
+
+
 ROWS: dict[int, Row] = {
     16: Row(row16, timeout_s=180),
+    19: Row(row19, timeout_s=240),
 }
