@@ -32,6 +32,7 @@ from bench.soak.harness import (
     sim,
     structured,
 )
+from bench.soak.secret_scan import row18
 
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 OLD_ERA = "2025-06-18"
@@ -573,6 +574,7 @@ async def row17(ctx: Ctx) -> Result:
 
 ROWS: dict[int, Row] = {
     17: Row(row17, timeout_s=240),
+    18: Row(row18, timeout_s=240),
     16: Row(row16, timeout_s=180),
     19: Row(row19, timeout_s=240),
 }
