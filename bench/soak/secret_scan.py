@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
 import sqlite3
 import stat
 import subprocess
@@ -201,22 +200,6 @@ def detect_secrets(paths: Iterable[Path]) -> str:
         return f"detect-secrets failed: {run.stderr.strip()[-120:]}"
     found = sum(len(v) for v in results.values())
     return f"detect-secrets findings {found} in {len(files)} files"
-
-
-def serve_pid(home: str) -> int | None:
-    """The ``lb-mcp serve`` child of this process whose HOME is ``home``."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            status = (entry / "status").read_text()
-            ppid = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
-            if ppid != me or b"serve" not in (entry / "cmdline").read_bytes():
-                continue
-            if f"HOME={home}".encode() in (entry / "environ").read_bytes().split(b"\0"):
-                return int(entry.name)
-    return None
 
 
 class Session:
