@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from lb_mcp.server.gate.records.statedb import private_dir
+
 if TYPE_CHECKING:
     from lb_mcp.sdk.config import Config
 
@@ -70,10 +72,11 @@ def read_halt(state_dir: Path) -> Halt | None:
 
 def write_halt(state_dir: Path, now: datetime, reason: str = "") -> Halt:
     """Write the halt atomically (a reader sees the whole file or none) and durably."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     halt = Halt(now.astimezone(UTC), reason.strip()[:_MAX_REASON])
     tmp = state_dir / f".{HALT_FILE}.{os.getpid()}"
-    with tmp.open("w", encoding="utf-8") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(halt.as_dict(), fh)
         fh.flush()
         os.fsync(fh.fileno())

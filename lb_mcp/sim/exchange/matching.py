@@ -367,5 +367,19 @@ class Broker:
             ),
         )
 
+    def reject(self, order_id: str, reason: str) -> OrderRecord:
+        """The broker's risk control rejects an open order, saying ``reason`` (a test hook:
+        reject reasons are broker text that reaches the model)."""
+        order = self._open_order(order_id, "rejected")
+        status = OrderStatus.PartialWithdrawal if order.executed_quantity else OrderStatus.Rejected
+        return self._transition(
+            order,
+            status,
+            msg=reason,
+            line=HistoryLine(
+                order.price or ZERO, order.remaining, status, reason, int(self.clock())
+            ),
+        )
+
 
 __all__ = ["Broker", "OrderIds", "SimError", "SubmitRequest", "parse_decimal"]

@@ -22,6 +22,8 @@ simulator's own credentials (or carry its OAuth token), and the simulator binds 
                                                     original order (default 600 s)
     POST /sim/admin/withheld?timeout=S              wait (S <= 60) until a submit was withheld
                                                     -> {"withheld": [order ids]}
+    POST /sim/admin/reject?order_id=ID&reason=TEXT  the broker rejects an open order with that
+                                                    reason (<= 512 chars) -> the order's status
     POST /sim/admin/step?count=N                    advance the market N steps (N <= 1000)
     POST /sim/admin/flood?symbols=N&seconds=S       benchmark only: PushQuote as fast as the
                                                     sockets drain, S <= 60 s -> {"pushes": n}
@@ -211,6 +213,13 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
                 await asyncio.wait_for(submit_fault.changed.wait(), seconds)
         return {"withheld": list(submit_fault.withheld)}
 
+    async def reject(state: ApiState, call: Call) -> object:
+        order_id = q_str(call, "order_id") or ""
+        reason = q_str(call, "reason") or ""
+        if not order_id or len(reason) > 512:
+            raise bad_request("give order_id and a reason of at most 512 characters")
+        return {"status": state.broker.reject(order_id, reason).status.value}
+
     async def step(state: ApiState, call: Call) -> object:
         count = q_int(call, "count", 1) or 1
         if not 0 < count <= MAX_STEPS:
@@ -252,6 +261,7 @@ def admin_routes(sim: AdminHost) -> dict[tuple[str, str], Handler]:
         ("POST", "/sim/admin/drop_quote"): drop_quote,
         ("POST", "/sim/admin/drop_trade"): drop_trade,
         ("POST", "/sim/admin/faults"): faults,
+        ("POST", "/sim/admin/reject"): reject,
         ("POST", "/sim/admin/step"): step,
         ("POST", "/sim/admin/flood"): flood,
         ("GET", "/sim/admin/state"): state_,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lb_mcp.server.gate.records.statedb import private_dir
+
 DIR_NAME = "pending"
 
 
@@ -35,7 +37,7 @@ def write_pending(
     directory: Path, confirmation_id: str, summary: str, expires_at: datetime, url: str
 ) -> Path:
     """Write (atomically, 0600) the file ``lb-mcp approve`` reads for one confirmation."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(directory)
     path = directory / f"{confirmation_id}.json"
     body = {
         "id": confirmation_id,

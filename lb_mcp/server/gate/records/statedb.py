@@ -9,6 +9,7 @@ where several statements must land together.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -18,11 +19,23 @@ from pathlib import Path
 MEMORY = ":memory:"
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` and each missing parent 0700: ``mkdir(parents=True)`` gives the parents
+    the umask's mode (0755 usually), which lets other users list the state tree."""
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            directory.mkdir(mode=0o700)
+
+
 def open_db(path: Path | str) -> sqlite3.Connection:
     """A connection usable from worker threads (callers serialise access with a lock)."""
     if str(path) != MEMORY:
         target = Path(path)
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(target.parent)
         fd = os.open(target, os.O_CREAT | os.O_RDWR, 0o600)
         os.close(fd)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
@@ -46,4 +59,4 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-__all__ = ["MEMORY", "immediate", "open_db"]
+__all__ = ["MEMORY", "immediate", "open_db", "private_dir"]
