@@ -525,6 +525,11 @@ async def test_admin_hooks_need_the_sims_signature(clock: FakeClock) -> None:
                 "pings": False,
                 "reject_reconnect": False,
                 "stall": [11],
+                "withhold_submit": False,
+                "withhold_for": 0.0,
+                "delay_submit": 0.0,
+                "lookups_down": False,
+                "idempotency_ttl": 600.0,
             }
             assert not sim.faults.pings
             stepped = await admin.post("/sim/admin/step", params={"count": "2"})
