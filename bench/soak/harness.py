@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import StdioServerParameters
 
@@ -50,22 +51,32 @@ async def sim(push_rate: float = 0, *extra: str) -> AsyncIterator[dict[str, str]
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert proc.stdout is not None
-        lines = BufferedByteReceiveStream(proc.stdout)
-        env: dict[str, str] = {}
-        with anyio.fail_after(30):
-            while (line := (await lines.receive_until(b"\n", 4096)).decode()) != "READY":
-                key, _, value = line.partition("=")
-                env[key] = value
-        yield env
+        yield await read_env(proc)
     finally:
+        await stop(proc)
+
+
+async def read_env(proc: Process) -> dict[str, str]:
+    """The ``KEY=value`` lines a sim prints before ``READY``."""
+    assert proc.stdout is not None
+    lines = BufferedByteReceiveStream(proc.stdout)
+    env: dict[str, str] = {}
+    with anyio.fail_after(30):
+        while (line := (await lines.receive_until(b"\n", 4096)).decode()) != "READY":
+            key, _, value = line.partition("=")
+            env[key] = value
+    return env
+
+
+async def stop(proc: Process) -> None:
+    """SIGTERM, up to 10 s to exit, then SIGKILL."""
+    if proc.returncode is None:
+        proc.terminate()
+        with anyio.move_on_after(10):
+            await proc.wait()
         if proc.returncode is None:
-            proc.terminate()
-            with anyio.move_on_after(10):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-        await proc.aclose()
+            proc.kill()
+    await proc.aclose()
 
 
 def admin(env: dict[str, str]) -> Any:

@@ -26,6 +26,7 @@ from bench.soak.harness import (
     serve_env,
     serve_params,
     sim,
+    stop,
     structured,
 )
 from bench.soak.injection import row17
@@ -69,13 +70,7 @@ async def http_serve(
             yield url, proc, err
             tg.cancel_scope.cancel()
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            with anyio.move_on_after(10):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-        await proc.aclose()
+        await stop(proc)
 
 
 def _rpc(ident: int | None, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.client.stdio import stdio_client
 from mcp_types import ElicitResult
 
-from bench.soak.harness import LB_MCP, Ctx, Result, admin, serve_params
+from bench.soak.harness import LB_MCP, Ctx, Result, admin, read_env, serve_params, stop
 
 SPY = r"""
 import sys
@@ -105,22 +104,9 @@ async def spied_sim(
             [sys.executable, "-c", SPY, str(spy_file), str(push_rate)], stderr=err
         )
     try:
-        assert proc.stdout is not None
-        lines = BufferedByteReceiveStream(proc.stdout)
-        env: dict[str, str] = {}
-        with anyio.fail_after(30):
-            while (line := (await lines.receive_until(b"\n", 4096)).decode()) != "READY":
-                key, _, value = line.partition("=")
-                env[key] = value
-        yield env
+        yield await read_env(proc)
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            with anyio.move_on_after(10):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-        await proc.aclose()
+        await stop(proc)
 
 
 def secrets_of(env: dict[str, str], spy_file: Path) -> dict[str, set[str]]:
