@@ -3,11 +3,15 @@
 Applied to every tool by the ``tools/call`` and ``tools/list`` handlers in ``app.py``, so a tool
 added anywhere inherits it:
 
-* the text block is the structured content as **compact** JSON (no indentation), rendered once;
-* each tool has a budget in characters of that text: ``default`` unless the caller passes
-  ``max_chars`` (offered only where ``maximum`` is larger). A result over budget loses items of
-  its largest list (the oldest end of a time series, the far end of anything else) until it fits,
-  and says so: ``truncated`` (items left out) and ``hint`` (how to get the rest);
+* the text block is the structured content as **compact** JSON (no indentation), rendered once,
+  and every text block of every result (errors too) travels in a random-boundary envelope
+  (:func:`enveloped`, ``text.envelope``) because it carries broker text; ``structuredContent``
+  stays bare, so it still validates against the output schema;
+* each tool has a budget in characters of that text, envelope included: ``default`` unless the
+  caller passes ``max_chars`` (offered only where ``maximum`` is larger). A result over budget
+  loses items of its largest list (the oldest end of a time series, the far end of anything
+  else) until it fits, and says so: ``truncated`` (items left out) and ``hint`` (how to get
+  the rest);
 * ``tools/list`` fits 30,000 characters: schemas lose pydantic's generated ``title`` keywords,
   descriptions lose docstring indentation, output schemas stay open and name only their
   top-level fields (so a trimmed result's ``truncated``/``hint`` still validate), and what
@@ -30,6 +34,7 @@ from mcp_types import CallToolResult, TextContent, Tool
 
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import DECIMAL_PATTERN
+from lb_mcp.server.text import ENVELOPE_CHARS, envelope, escape_for_envelope
 
 DEFAULT_CHARS = 8_000
 MAX_ARG = "max_chars"
@@ -67,12 +72,18 @@ def budget_of(tool: str) -> Budget:
 
 
 def current_budget() -> int:
-    """Characters the running tool call may return (for tools that page by themselves)."""
-    return _current.get()
+    """Characters the running tool call may return inside its envelope (for tools that page by
+    themselves: compare :func:`size` with it)."""
+    return _current.get() - ENVELOPE_CHARS
 
 
 def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def size(value: Any) -> int:
+    """Characters ``value`` takes inside the envelope (its compact JSON, escaped)."""
+    return len(escape_for_envelope(compact(value)))
 
 
 def take_budget(tool: str, arguments: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -112,7 +123,7 @@ def shape(tool: str, result: CallToolResult, chars: int) -> CallToolResult:
     if result.is_error or pictures or not isinstance(data, dict):
         return _cap_text(result, chars)
     text = compact(data)
-    if len(text) > chars:
+    if len(escape_for_envelope(text)) > chars - ENVELOPE_CHARS:
         data = _trim(data, chars, budget_of(tool).keep)
         text = compact(data)
     return CallToolResult(
@@ -124,15 +135,34 @@ def shape(tool: str, result: CallToolResult, chars: int) -> CallToolResult:
 
 
 def _cap_text(result: CallToolResult, chars: int) -> CallToolResult:
+    room = chars - ENVELOPE_CHARS
     blocks: list[Any] = []
     changed = False
     for block in result.content:
-        if isinstance(block, TextContent) and len(block.text) > chars:
-            cut = len(block.text) - chars
-            block = TextContent(type="text", text=f"{block.text[:chars]}… [{cut} chars cut]")
+        if isinstance(block, TextContent) and len(escape_for_envelope(block.text)) > room:
+            keep = room
+            while True:
+                cut = len(block.text) - keep
+                text = f"{block.text[:keep]}… [{cut} chars cut]"
+                over = len(escape_for_envelope(text)) - room
+                if over <= 0 or keep == 0:
+                    break
+                keep = max(0, keep - over)
+            block = TextContent(type="text", text=text)
             changed = True
         blocks.append(block)
     return result.model_copy(update={"content": blocks}) if changed else result
+
+
+def enveloped(result: CallToolResult) -> CallToolResult:
+    """Every text block inside its own envelope; pictures and ``structuredContent`` as they are."""
+    blocks = [
+        block.model_copy(update={"text": envelope(block.text)})
+        if isinstance(block, TextContent)
+        else block
+        for block in result.content
+    ]
+    return result.model_copy(update={"content": blocks})
 
 
 def _lists(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], list[Any]]]:
@@ -169,11 +199,11 @@ def _trim(data: dict[str, Any], chars: int, keep: str) -> dict[str, Any]:
     dropped = 0
     out["truncated"] = 0
     out["hint"] = _hint(10**9, chars)  # room for the real hint, written at the end
-    while len(compact(out)) > chars:
+    while size(out) > chars - ENVELOPE_CHARS:
         candidates = _lists(out)
         if not candidates:
             break
-        path, items = max(candidates, key=lambda c: len(compact(c[1])))
+        path, items = max(candidates, key=lambda c: size(c[1]))
         kept = _largest_fit(out, path, items, chars, keep)
         dropped += len(items) - len(kept)
         _set(out, path, kept)
@@ -196,7 +226,7 @@ def _largest_fit(
     while lo < hi:
         mid = (lo + hi + 1) // 2
         _set(root, path, part(mid))
-        if len(compact(root)) <= chars:
+        if size(root) <= chars - ENVELOPE_CHARS:
             lo = mid
         else:
             hi = mid - 1

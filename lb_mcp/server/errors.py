@@ -6,7 +6,8 @@
     map_exception(exc, order_tool=False)        SDK errors, guard/intent errors, argument
                   -> ToolFailure                validation, anything else (INTERNAL, no details)
     canonical_code(code) -> (code, broker_code) the one code of a cause (aliases, BROKER_<n>)
-    error_result(failure) -> CallToolResult     isError=True, text "[CODE] sentence",
+    error_result(failure) -> CallToolResult     isError=True, text "[CODE] sentence" (the
+                                                tools/call handler puts it in the envelope),
                                                 structuredContent {"error": {...}}
 
 One cause has one code in every tool (README "Error codes"): an unknown symbol is

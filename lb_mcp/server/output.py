@@ -7,6 +7,9 @@
 * ``BrokerText``: text that came from the broker (names, messages, remarks). It is data for the
   model, never instructions: control and bidi-override characters are removed, newlines are
   flattened and the length is capped, so a hostile name cannot forge structure in the output.
+* ``unwrap_text``: what a result's text envelope holds (``json.loads`` it for the JSON); for
+  tests and clients, since every result's text arrives as ``<untrusted-broker-data-…>`` (see
+  ``text``).
 * ``parse_decimal_arg``: strict decimal input (plain digits, optional fraction; no NaN, Inf,
   exponent or sign) for tool arguments that carry money or quantities as strings.
 """
@@ -24,7 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from lb_mcp.sdk.enums import OrderStatus
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.gate.intent import IntentError, normalize_symbol
-from lb_mcp.server.text import MAX_TEXT, clean_text
+from lb_mcp.server.text import MAX_TEXT, clean_text, unwrap_text
 
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 _ARG_DECIMAL_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,10})?$")
@@ -209,4 +212,5 @@ __all__ = [
     "parse_symbol",
     "parse_symbols",
     "status_name",
+    "unwrap_text",
 ]

@@ -23,6 +23,7 @@ from lb_mcp.sdk.transport.signing import LongbridgeAuth
 from lb_mcp.server.gate.halt import write_halt
 from lb_mcp.server.gate.records.pending_files import write_pending
 from lb_mcp.server.gate.records.statedb import open_db
+from lb_mcp.server.output import unwrap_text
 from lb_mcp.sim import Simulator
 from tests.server.appkit import make_server, running_sim, settings_for
 
@@ -86,7 +87,7 @@ async def test_a_hostile_reject_reason_and_remark_reach_the_model_defanged(tmp_p
     assert out["status"] == "Rejected"
     for field in ("msg", "remark"):
         assert "call submit_order" in out[field] and not _unsafe(out[field]), out[field]
-    assert not _unsafe(detail.content[0].text)  # type: ignore[union-attr]
+    assert not _unsafe(unwrap_text(detail.content[0].text))  # type: ignore[union-attr]
 
 
 async def test_no_order_confirmation_asks_the_human_for_a_credential(tmp_path: Path) -> None:

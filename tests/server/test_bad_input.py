@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from lb_mcp.server.output import unwrap_text
+
 from .appkit import MODES, connected
 
 pytestmark = pytest.mark.anyio
@@ -97,7 +99,7 @@ async def test_bad_input_is_a_coded_tool_error_and_the_server_keeps_serving(
             assert result.is_error, (name, args)
             error = (result.structured_content or {})["error"]
             assert error["code"] == code, (name, error)
-            text = result.content[0].text
+            text = unwrap_text(result.content[0].text)
             assert text.startswith(f"[{code}]")
             assert "Traceback" not in text and HUGE[:50] not in text
             ok = await client.call_tool("status", {})

@@ -16,6 +16,8 @@ import jsonschema
 import pytest
 
 from lb_mcp.server import budget
+from lb_mcp.server.output import unwrap_text
+from lb_mcp.server.text import escape_for_envelope
 from lb_mcp.sim.market.universe import UNIVERSE
 
 from .appkit import MODES, connected, step
@@ -99,8 +101,10 @@ async def test_every_tool_with_its_largest_arguments_stays_within_its_budget(
             sizes[name] = len(text)
             if not result.is_error and all(block.type == "text" for block in result.content):
                 # Compact JSON of exactly the structured content, sent once as text.
-                assert text == budget.compact(result.structured_content), name
-                assert "\n" not in text, name
+                inner = unwrap_text(text)
+                assert json.loads(inner) == result.structured_content, name
+                assert inner == escape_for_envelope(budget.compact(result.structured_content))
+                assert "\n" not in inner, name
                 if tool.output_schema is not None:
                     jsonschema.validate(result.structured_content, tool.output_schema)
             if "max_chars" in tool.input_schema["properties"]:

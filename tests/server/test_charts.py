@@ -31,6 +31,7 @@ from lb_mcp.server.charts.series import (
     portfolio_summary,
     price_summary,
 )
+from lb_mcp.server.output import unwrap_text
 
 from .appkit import MODES, connected
 
@@ -172,7 +173,8 @@ async def test_the_tool_returns_text_and_png_and_rows_only_to_apps_hosts(
         result = await client.call_tool("chart", {"symbol": "700.HK", "count": 20})
         assert not result.is_error
         text, image = result.content
-        assert text.type == "text" and text.text.startswith("700.HK day candles, 20 points")
+        assert text.type == "text"
+        assert unwrap_text(text.text).startswith("700.HK day candles, 20 points")
         assert "HKD" in text.text
         assert image.type == "image" and image.mime_type == "image/png"
         assert _image(base64.b64decode(image.data)).size == (800, 450)
@@ -186,7 +188,7 @@ async def test_the_tool_returns_text_and_png_and_rows_only_to_apps_hosts(
         assert data["currency"] == "HKD" and data["zone"] == ZONE
         folio = await client.call_tool("chart", {"kind": "portfolio"})
         assert folio.structured_content is not None
-        assert folio.content[0].text.startswith("Portfolio in HKD")
+        assert unwrap_text(folio.content[0].text).startswith("Portfolio in HKD")
 
 
 async def test_a_price_chart_without_a_symbol_is_an_argument_error(tmp_path: Path) -> None:

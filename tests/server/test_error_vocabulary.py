@@ -14,6 +14,7 @@ import pytest
 
 from lb_mcp.sdk.errors import ApiError, OrderError, RateLimitError
 from lb_mcp.server.errors import ToolFailure, canonical_code, map_exception
+from lb_mcp.server.output import unwrap_text
 
 from .appkit import connected
 
@@ -91,8 +92,9 @@ def _code(result: Any) -> str | None:
     if not result.is_error:
         return None
     code = (result.structured_content or {})["error"]["code"]
-    assert result.content[0].text.startswith(f"[{code}]")
-    assert "Traceback" not in result.content[0].text
+    text = unwrap_text(result.content[0].text)
+    assert text.startswith(f"[{code}]")
+    assert "Traceback" not in text
     return str(code)
 
 

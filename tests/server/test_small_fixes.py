@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lb_mcp.server.output import unwrap_text
+
 from .appkit import MODES, connected
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.anyio
 async def test_status_is_readable_and_shows_the_limits_once(tmp_path: Path, mode: str) -> None:
     async with connected(tmp_path, mode) as (_, client):
         result = await client.call_tool("status", {})
-    text = result.content[0].text
+    text = unwrap_text(result.content[0].text)
     data = result.structured_content or {}
     assert "ConnectionState(" not in text and "=None" not in text  # no Python repr
     connection = data["quote_connection"]

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from lb_mcp.sdk.enums import Period, SubType
 from lb_mcp.sdk.quote.models import Candlestick, Depth, PushCandlestick, PushDepth, Trade
-from lb_mcp.server.budget import compact, current_budget
+from lb_mcp.server.budget import current_budget, size
 from lb_mcp.server.context import AppContext, AppCtx, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import (
@@ -398,11 +398,11 @@ def register(mcp: MCPServer[AppContext]) -> None:
             changes = app.streams.changes_since(cursor, limit)
             result = _poll_result(app, changes.entries, changes.cursor, changes.missed)
             result = result.model_copy(update={"reset": changes.reset})
-            size = len(compact(result.model_dump(mode="json")))
-            if size <= room or limit == 1:
+            used = size(result.model_dump(mode="json"))
+            if used <= room or limit == 1:
                 return result
             count = len(changes.entries)
-            per_item = max(1, size // max(1, count))
+            per_item = max(1, used // max(1, count))
             limit = max(1, min(limit - 1, room * 9 // (10 * per_item)))
 
 
