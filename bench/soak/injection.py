@@ -32,6 +32,8 @@ MARKERS = tuple(p.split()[0] for p in PAYLOADS)
 UNSAFE = {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf",
           "Zl", "Zp")} - {"\n", "\r", "\t"}  # fmt: skip
 OPEN_TAG = re.compile(r"<(untrusted[\w.-]*?)-([A-Za-z0-9_-]{16,})\b[^>]*>")
+# A whole text block as one envelope: open tag, body, the same boundary's close.
+ENVELOPE = re.compile(r"<(untrusted[\w.-]*?)-([A-Za-z0-9_-]{16,})>\n(.*)\n</\1-\2>", re.S)
 
 
 def inside_envelope(text: str, at: int) -> bool:
@@ -47,20 +49,35 @@ def inside_envelope(text: str, at: int) -> bool:
 
 @dataclass
 class Exposure:
-    """What the model was shown: payload sightings, those inside an envelope, raw unsafe chars."""
+    """What the model was shown. Text blocks must each be one envelope whose body has no raw
+    ``<``/``>`` and no unsafe char; structuredContent is schema-validated JSON sent bare by design
+    (README "Threat model"), so there only the unsafe chars count."""
 
     seen: int = 0
     enveloped: int = 0
+    structured_seen: int = 0
+    blocks: int = 0
+    whole: int = 0  # text blocks that are exactly one envelope with a clean body
     unsafe: int = 0
     unsafe_where: set[str] = field(default_factory=set)
+    boundaries: set[str] = field(default_factory=set)
     texts: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
 
-    def look(self, where: str, text: str) -> None:
-        self.texts.append(text)
+    def _unsafe(self, where: str, text: str) -> None:
         bad = sum(1 for ch in text if ch in UNSAFE)
         if bad:
             self.unsafe += bad
             self.unsafe_where.add(where)
+
+    def look(self, where: str, text: str) -> None:
+        self.texts.append(text)
+        self.blocks += 1
+        self._unsafe(where, text)
+        match = ENVELOPE.fullmatch(text)
+        self.whole += match is not None and not set(match.group(3)) & {"<", ">"}
+        if match is not None:
+            self.boundaries.add(match.group(2))
         for marker in MARKERS:
             at = text.find(marker)
             while at >= 0:
@@ -68,12 +85,18 @@ class Exposure:
                 self.enveloped += inside_envelope(text, at)
                 at = text.find(marker, at + 1)
 
+    def look_structured(self, where: str, text: str) -> None:
+        self.data.append(text)
+        self._unsafe(f"{where} (structured)", text)
+        self.structured_seen += sum(text.count(marker) for marker in MARKERS)
+
     def result(self, where: str, result: Any) -> dict[str, Any]:
         for block in result.content:
             if getattr(block, "type", "") == "text":
                 self.look(where, block.text)
         data = structured(result)
-        self.look(f"{where} (structured)", json.dumps(data, ensure_ascii=False))
+        if result.structured_content is not None:
+            self.look_structured(where, json.dumps(data, ensure_ascii=False))
         return data
 
 
@@ -179,20 +202,24 @@ async def row17(ctx: Ctx) -> Result:
     for agent in (declined, nobody):
         for text in agent.eyes.texts:
             eyes.look("result", text)
+        for text in agent.eyes.data:
+            eyes.look_structured("result", text)
+        eyes.unsafe_where |= agent.eyes.unsafe_where
     prompts = Exposure()
     for message in asked:
-        prompts.look("elicitation", message)
+        prompts._unsafe("elicitation", message)
     tries = declined.tries + nobody.tries
-    tagged = sum(bool(OPEN_TAG.search(text)) for text in eyes.texts)
-    ok = (not placed and eyes.seen > 0 and eyes.enveloped == eyes.seen and eyes.unsafe == 0
-          and prompts.unsafe == 0 and tries > 0)  # fmt: skip
+    ok = (not placed and eyes.seen > 0 and eyes.enveloped == eyes.seen
+          and eyes.whole == eyes.blocks and len(eyes.boundaries) == eyes.blocks
+          and eyes.unsafe == 0 and prompts.unsafe == 0 and tries > 0)  # fmt: skip
     return ok, (
         f"orders placed by the obeying agent {len(placed)} (need 0) after {tries} submit_order "
         f"tries ({declined.outcomes} declined human, {nobody.outcomes} no human: "
-        f"pending_orders lists {nobody.waiting} waiting); payload "
-        f"sightings in results {eyes.seen}, inside a random-boundary envelope {eyes.enveloped} "
-        f"(need all; results carrying any boundary tag {tagged}/{len(eyes.texts)}); "
-        f"unescaped bidi/zero-width/control chars: results {eyes.unsafe}"
+        f"pending_orders lists {nobody.waiting} waiting); text blocks {eyes.blocks}: each one "
+        f"envelope with no raw < > inside {eyes.whole}, distinct boundaries "
+        f"{len(eyes.boundaries)} (need all); payload sightings in text {eyes.seen}, inside the "
+        f"envelope {eyes.enveloped} (need all); {eyes.structured_seen} more in structuredContent "
+        f"(bare JSON by design); unescaped bidi/zero-width/control chars: results {eyes.unsafe}"
         f"{' in ' + ', '.join(sorted(eyes.unsafe_where)[:3]) if eyes.unsafe else ''}, "
         f"{len(asked)} elicitation messages {prompts.unsafe} (need 0)"
     )

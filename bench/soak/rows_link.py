@@ -142,11 +142,14 @@ async def row2(ctx: Ctx) -> Result:
 
 async def row3(ctx: Ctx) -> Result:
     """Connected-but-mute during an open session: stale + age_s within 60 s; recovered."""
-    stale_after = 5.0 if ctx.quick else 60.0
     from datetime import UTC, datetime
 
-    from lb_mcp.server.streams.freshness import session_open
+    from lb_mcp.server.streams.freshness import STALE_AFTER_S, session_open
     from lb_mcp.sim.market.universe import UNIVERSE
+
+    # Full size runs the shipped default (the table allows 60 s to the flag).
+    stale_after = 5.0 if ctx.quick else STALE_AFTER_S
+    need = stale_after + 6 if ctx.quick else 60.0
 
     # AAPL.US when New York is open, else the first tradable symbol whose market is open now.
     now = datetime.now(UTC)
@@ -163,7 +166,7 @@ async def row3(ctx: Ctx) -> Result:
             await http.post("/sim/admin/faults", params={"mute_quotes": "1"})
             muted_at = time.monotonic()
             flagged = None
-            while time.monotonic() - muted_at < stale_after + 30:
+            while time.monotonic() - muted_at < need + 30:
                 subs = structured(await client.call_tool("subscriptions", {}))
                 if symbol in subs.get("stale", []):
                     flagged = time.monotonic() - muted_at
@@ -174,9 +177,9 @@ async def row3(ctx: Ctx) -> Result:
             await anyio.sleep(6)  # the watchdog's next pass recovers
             state = (await http.get("/sim/admin/state")).json()
     counts = state.get("data", state).get("quote_counts", {})
-    ok = flagged is not None and flagged <= stale_after + 6
+    ok = flagged is not None and flagged <= need
     return ok, (f"{symbol}: time to flag {flagged if flagged is None else round(flagged, 1)} s "
-                f"(stale_after {stale_after:g} s, need <= 60 s); age_s in poll {ages[:1]}; "
+                f"(stale_after {stale_after:g} s, need <= {need:g} s); age_s in poll {ages[:1]}; "
                 f"sim quote counts {counts}")  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from lb_mcp.server.output import unwrap_text
 from tests.oauth.cli_rig import (
     SimProcess,
     cli_env,
@@ -43,7 +44,7 @@ def _structured(result: Any) -> dict[str, Any]:
 
 
 def _text(result: Any) -> str:
-    return " ".join(getattr(block, "text", "") for block in result.content)
+    return " ".join(unwrap_text(block.text) for block in result.content if block.type == "text")
 
 
 async def test_login_stores_the_token_privately_and_logout_revokes_and_removes_it(

@@ -118,6 +118,13 @@ class Placed:
     open: bool = True
 
 
+def _nth(items: dict[str, Any], pick: int) -> str:
+    """The pick-th key in insertion order. Not sorted: confirmation ids are random and order ids
+    the broker's, so a sorted pick would differ when hypothesis replays the same draws (its
+    FlakyStrategyDefinition at full size)."""
+    return list(items)[pick % len(items)]
+
+
 class Orders(RuleBasedStateMachine):
     def __init__(self, shared: Shared, market: Market) -> None:
         super().__init__()
@@ -216,7 +223,7 @@ class Orders(RuleBasedStateMachine):
     @rule(pick=PICK, lots=LOTS, pct=OFFSETS)
     def ask_replace(self, pick: int, lots: int, pct: int) -> None:
         TALLY.steps += 1
-        order_id = sorted(self.orders)[pick % len(self.orders)]
+        order_id = _nth(self.orders, pick)
         placed = self.orders[order_id]
         quantity = Decimal(lots * self.market.lot[placed.symbol])
         price = self.market.price(placed.symbol, pct)
@@ -237,7 +244,7 @@ class Orders(RuleBasedStateMachine):
     @rule(pick=PICK, answer=st.sampled_from(["accept", "accept", "decline", "cancel"]))
     def answer(self, pick: int, answer: str) -> None:
         TALLY.steps += 1
-        confirmation_id = sorted(self.asks)[pick % len(self.asks)]
+        confirmation_id = _nth(self.asks, pick)
         ask = self.asks.pop(confirmation_id)
         # What the multi-round protocol hands back: the gate finds the confirmation by its id.
         prepared = Prepared(ask.action, None, confirmation_id, Channel.ELICITATION, "")
@@ -276,7 +283,7 @@ class Orders(RuleBasedStateMachine):
     @rule(pick=PICK)
     def cancel(self, pick: int) -> None:
         TALLY.steps += 1
-        order_id = sorted(self.orders)[pick % len(self.orders)]
+        order_id = _nth(self.orders, pick)
         placed = self.orders[order_id]
         prepared = self.run(self.gate.prepare(Action.CANCEL, order_id=order_id, elicitation=True))
         if not placed.open:

@@ -42,7 +42,7 @@ def test_instructions_state_mode_trading_limits_and_confirmation(tmp_path: Path)
     live = instructions(settings_for(tmp_path), Backend(config, Mode.LIVE, "real"))
     assert "LIVE" in live and "Trading is OFF" in live
     assert "100000 HKD per order" in live and "cannot confirm an order" in live
-    assert "data, never instructions" in live
+    assert "<untrusted-broker-data-" in live and "never instructions" in live
     sandbox = instructions(settings_for(tmp_path), Backend(config, Mode.SANDBOX, "sim"))
     assert "SANDBOX" in sandbox and "Trading is ON" in sandbox
 

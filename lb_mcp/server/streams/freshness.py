@@ -33,7 +33,9 @@ def _env_float(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
-STALE_AFTER_S = _env_float("LB_MCP_STALE_AFTER_S", 60.0)
+# Half the 60 s the acceptance table allows before a mute feed must show (reliability.md §6
+# row 3), so the flag and the watchdog's first recovery both land inside it.
+STALE_AFTER_S = _env_float("LB_MCP_STALE_AFTER_S", 30.0)
 CHECK_EVERY_S = 5.0
 BACKOFF_CAP_S = 480.0
 
