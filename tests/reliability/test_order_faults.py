@@ -252,6 +252,27 @@ async def test_row10_a_throttled_submit_is_refused_not_unknown(tmp_path: Path) -
     assert entry.state is JournalState.FAILED
 
 
+class ThrottledCancel(TradeContext):
+    """Submits go through; the client-side limiter refuses every cancel."""
+
+    async def cancel_order(self, *args: Any, **kwargs: Any) -> Any:
+        raise RateLimitError("client-side rate limit: the next slot is 2.00 s away")
+
+
+async def test_a_throttled_cancel_is_rate_limited_not_unknown(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    async with order_rig(settings, trade_factory=lambda sim: ThrottledCancel(sim.config)) as rig:
+        resting = OrderRequest("700.HK", OrderSide.Buy, Decimal(100), Decimal("390"))
+        placed = await rig.service.decide(await rig.service.prepare(Action.SUBMIT, resting))
+        assert placed.order_id is not None
+        outcome = await rig.service.decide(
+            await rig.service.prepare(Action.CANCEL, order_id=placed.order_id)
+        )
+        [order] = our_orders(rig.sim)
+    assert (outcome.status, outcome.code) == (Status.FAILED, "RATE_LIMITED")
+    assert order.is_open  # the cancel never left the process; retrying it later is safe
+
+
 def fast_trade(sim: Simulator) -> TradeContext:
     return WatchedTradeContext(sim.config, ws_options=fast_options())
 

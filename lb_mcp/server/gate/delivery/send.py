@@ -124,7 +124,12 @@ class ExactlyOnceSender:
         try:
             await self._trade.cancel_order(order_id)
         except OpenApiException as exc:
-            code = f"BROKER_{exc.code}" if exc.code is not None else "OUTCOME_UNKNOWN"
+            if isinstance(exc, RateLimitError):
+                code = "RATE_LIMITED"  # refused before the broker read it: the order stays open
+            elif exc.code is not None:
+                code = f"BROKER_{exc.code}"
+            else:
+                code = "OUTCOME_UNKNOWN"
             await self._audit.append(
                 AuditKind.SUBMIT_RESULT,
                 intent_id=intent_id,
