@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lb_mcp.sdk.private_files import private_dir
+
 REFRESH_MARGIN_S = 300  # refresh when fewer than this many seconds remain (token.rs)
 DEFAULT_EXPIRES_IN_S = 3600  # when the server omits expires_in (token.rs)
 
@@ -128,7 +130,7 @@ class TokenStore:
 
     def save(self, token: OAuthToken) -> Path:
         path = self.path(token.client_id)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path.parent)
         with contextlib.suppress(OSError):  # e.g. a directory owned by someone else
             path.parent.chmod(0o700)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)

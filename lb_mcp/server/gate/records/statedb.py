@@ -9,26 +9,15 @@ where several statements must land together.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lb_mcp.sdk.private_files import private_dir
+
 MEMORY = ":memory:"
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` and each missing parent 0700: ``mkdir(parents=True)`` gives the parents
-    the umask's mode (0755 usually), which lets other users list the state tree."""
-    missing: list[Path] = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
-            directory.mkdir(mode=0o700)
 
 
 def open_db(path: Path | str) -> sqlite3.Connection:
