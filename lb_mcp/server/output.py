@@ -24,12 +24,27 @@ from typing import Annotated, Any, Literal
 from mcp_types import ToolAnnotations
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from lb_mcp.sdk.enums import OrderStatus
+from lb_mcp.sdk.enums import OrderStatus, Period
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.gate.intent import IntentError, normalize_symbol
 from lb_mcp.server.text import MAX_TEXT, clean_text, unwrap_text
 
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+# Candle periods by their tool-argument names. Here, not in tools/quote.py: the chart tool is
+# declared before ``initialize`` and must not import the tool modules (cold start).
+PERIODS: dict[str, Period] = {
+    "1m": Period.Min_1,
+    "5m": Period.Min_5,
+    "15m": Period.Min_15,
+    "30m": Period.Min_30,
+    "60m": Period.Min_60,
+    "day": Period.Day,
+    "week": Period.Week,
+    "month": Period.Month,
+    "year": Period.Year,
+}
+PeriodArg = Literal["1m", "5m", "15m", "30m", "60m", "day", "week", "month", "year"]
 _ARG_DECIMAL_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,10})?$")
 
 
@@ -192,12 +207,14 @@ SUBSCRIBE = ToolAnnotations(
 __all__ = [
     "MAX_SYMBOLS_ARG",
     "MAX_TEXT",
+    "PERIODS",
     "READ_BROKER",
     "READ_LOCAL",
     "SUBSCRIBE",
     "BrokerText",
     "Money",
     "Out",
+    "PeriodArg",
     "Qty",
     "StatusName",
     "SymbolArg",

@@ -33,9 +33,7 @@ from lb_mcp.server.charts.series import (
 )
 from lb_mcp.server.context import AppContext, AppCtx, app_of
 from lb_mcp.server.errors import ToolFailure
-from lb_mcp.server.output import READ_BROKER, parse_symbol
-from lb_mcp.server.tools.portfolio import build_portfolio
-from lb_mcp.server.tools.quote import PERIODS, PeriodArg
+from lb_mcp.server.output import PERIODS, READ_BROKER, PeriodArg, parse_symbol
 
 VIEW_URI = "ui://lb-mcp/chart.html"
 ChartKind = Literal["candles", "intraday", "portfolio"]
@@ -69,6 +67,8 @@ async def price_series(app: AppContext, symbol: str, period: str, count: int) ->
 
 
 async def portfolio_series(app: AppContext) -> PortfolioSeries:
+    from lb_mcp.server.tools.portfolio import build_portfolio  # not before initialize
+
     result = await build_portfolio(app)
     rates = {t.currency: t.rate_to_base for t in result.totals}
     holdings = []

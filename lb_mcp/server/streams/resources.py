@@ -51,14 +51,9 @@ from lb_mcp.server.streams.store import (
     SUBSCRIPTIONS_URI,
     QuoteEntry,
 )
-from lb_mcp.server.tools.subscription import (
-    StreamDepthOut,
-    StreamQuoteOut,
-    StreamTradesOut,
-    subscribe_kind,
-    subscribe_symbols,
-    trade_out,
-)
+
+# _LAZY: the tool modules load after ``initialize`` (app.register_tools); resources are
+# registered before it, so they import what they share with the tools when first read.
 
 if TYPE_CHECKING:
     from lb_mcp.sdk.quote.models import SecurityQuote
@@ -73,6 +68,8 @@ def _unknown(sym: str) -> ResourceError:
 
 
 async def _quote_json(app: AppContext, symbol: str) -> str:
+    from lb_mcp.server.tools.subscription import StreamQuoteOut  # see _LAZY
+
     sym = parse_symbol(symbol)
     now = datetime.now(UTC)
     entry = app.streams.latest(sym)
@@ -114,6 +111,8 @@ async def _known(app: AppContext, sym: str) -> None:
 
 
 async def _depth_json(app: AppContext, symbol: str) -> str:
+    from lb_mcp.server.tools.subscription import StreamDepthOut  # see _LAZY
+
     sym = parse_symbol(symbol)
     entry = app.streams.latest_depth(sym)
     if entry is not None:
@@ -125,6 +124,8 @@ async def _depth_json(app: AppContext, symbol: str) -> str:
 
 
 async def _trades_json(app: AppContext, symbol: str) -> str:
+    from lb_mcp.server.tools.subscription import StreamTradesOut, trade_out  # see _LAZY
+
     sym = parse_symbol(symbol)
     entry = app.streams.latest_trades(sym)
     if entry is not None:
@@ -231,6 +232,8 @@ def register(mcp: MCPServer[AppContext], live: LiveApp) -> None:
 async def _ensure_streamed(app: AppContext, uri: str) -> None:
     from mcp.shared.exceptions import MCPError
     from mcp_types import INVALID_PARAMS
+
+    from lb_mcp.server.tools.subscription import subscribe_kind, subscribe_symbols  # see _LAZY
 
     if uri in (SUBSCRIPTIONS_URI, ORDERS_URI):
         return

@@ -14,8 +14,10 @@ from lb_mcp.sdk.quote.models import Candlestick
 from lb_mcp.server.context import AppContext, AppCtx, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import (
+    PERIODS,
     READ_BROKER,
     Out,
+    PeriodArg,
     SymbolArg,
     UtcTime,
     parse_date_arg,
@@ -23,7 +25,7 @@ from lb_mcp.server.output import (
 )
 from lb_mcp.server.tools.market import CursorArg, LimitArg, known_symbol, page
 from lb_mcp.server.tools.orders import ExecutionOut
-from lb_mcp.server.tools.quote import PERIODS, BarOut, PeriodArg
+from lb_mcp.server.tools.quote import BarOut
 
 MAX_BARS: Final = 1000  # the broker's cap per request
 DateArg = Annotated[str | None, Field(max_length=10)]

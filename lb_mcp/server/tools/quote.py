@@ -16,10 +16,12 @@ from lb_mcp.sdk.quote.models import Depth, SecurityQuote
 from lb_mcp.server.context import AppContext, AppCtx, QuoteSource, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import (
+    PERIODS,
     READ_BROKER,
     BrokerText,
     Money,
     Out,
+    PeriodArg,
     SymbolArg,
     SymbolsArg,
     UtcTime,
@@ -30,18 +32,6 @@ from lb_mcp.server.output import (
 from lb_mcp.server.streams.freshness import judge
 
 CENT = Decimal("0.01")
-PERIODS: dict[str, Period] = {
-    "1m": Period.Min_1,
-    "5m": Period.Min_5,
-    "15m": Period.Min_15,
-    "30m": Period.Min_30,
-    "60m": Period.Min_60,
-    "day": Period.Day,
-    "week": Period.Week,
-    "month": Period.Month,
-    "year": Period.Year,
-}
-PeriodArg = Literal["1m", "5m", "15m", "30m", "60m", "day", "week", "month", "year"]
 
 
 class QuoteOut(Out):

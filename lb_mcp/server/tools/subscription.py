@@ -23,10 +23,12 @@ from lb_mcp.server.budget import current_budget, size
 from lb_mcp.server.context import AppContext, AppCtx, app_of
 from lb_mcp.server.errors import ToolFailure
 from lb_mcp.server.output import (
+    PERIODS,
     READ_LOCAL,
     SUBSCRIBE,
     Money,
     Out,
+    PeriodArg,
     SymbolsArg,
     UtcTime,
     parse_symbols,
@@ -45,7 +47,7 @@ from lb_mcp.server.streams.store import (
     QuoteEntry,
     quote_uri,
 )
-from lb_mcp.server.tools.quote import PERIODS, LevelOut, PeriodArg, TradeOut
+from lb_mcp.server.tools.quote import LevelOut, TradeOut
 
 MAX_WAIT_S = 30
 MAX_CANDLE_SERIES = 50  # each one pulls 1000 bars when subscribed
