@@ -4,6 +4,8 @@ start reaches the client as a clean tool error."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -78,3 +80,23 @@ async def test_a_ready_backend_is_used_as_given(tmp_path: Path) -> None:
         async with Client(server) as client:
             result = await client.call_tool("quote", {"symbols": ["700.HK"]})
             assert not result.is_error
+
+
+def test_building_the_server_imports_no_tool_module() -> None:
+    # ~45 tool schemas load at the first request after ``initialize`` (app.register_tools);
+    # a module-level import of a tool module from anything built before it undoes that.
+    probe = (
+        "import sys\n"
+        "from lb_mcp.sdk.config import Config\n"
+        "from lb_mcp.sdk.enums import Mode\n"
+        "from lb_mcp.server.app import build_server\n"
+        "from lb_mcp.server.backend import Backend\n"
+        "from lb_mcp.server.settings import ServerSettings\n"
+        "config = Config.from_apikey('k', 's', 't', env={})\n"
+        "build_server(ServerSettings.from_env(env={}), Backend(config, Mode.LIVE, 'x'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lb_mcp.server.tools.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
