@@ -104,6 +104,10 @@ async def test_warrants_are_listed_filtered_sorted_and_quoted(
     assert [i.issuer_id for i in issuers] == [1, 2, 3, 4, 5]
     assert issuers[0].name_en == "Simulated Bank"
 
+    with pytest.raises(InvalidArgument):  # int32 on the wire
+        await ctx.warrant_list(
+            "700.HK", WarrantSortBy.LastDone, SortOrderType.Descending, issuer=[2**40]
+        )
     listed = await ctx.warrant_list("700.HK", WarrantSortBy.LastDone, SortOrderType.Descending)
     assert len(listed) == 20  # calls, puts, bulls and bears of the sandbox universe
     prices = [w.last_done for w in listed]

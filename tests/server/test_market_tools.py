@@ -213,6 +213,11 @@ async def test_bad_warrant_input_gets_the_stable_codes(tmp_path: Path) -> None:
             await fails(client, "warrant_list", {"symbol": "700.HK", "limit": 0})
             == "INVALID_ARGUMENT"
         )
+        for issuers in ([2**40], [-1]):  # found by row 14: past int32 was INTERNAL
+            assert (
+                await fails(client, "warrant_list", {"symbol": "700.HK", "issuers": issuers})
+                == "INVALID_ARGUMENT"
+            )
         assert await fails(client, "warrant_quote", {"symbols": ["99999.HK"]}) == "UNKNOWN_SYMBOL"
 
 

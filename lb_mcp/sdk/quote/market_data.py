@@ -175,8 +175,11 @@ class MarketDataCalls:
         if not isinstance(sort_by, WarrantSortBy) or not isinstance(sort_order, SortOrderType):
             raise InvalidArgument("sort_by must be a WarrantSortBy, sort_order a SortOrderType")
         issuers = list(issuer or [])
-        if any(isinstance(i, bool) or not isinstance(i, int) for i in issuers):
-            raise InvalidArgument("issuer: a list of issuer ids (integers)")
+        # int32 on the wire: protobuf raises a bare ValueError past it
+        if any(
+            isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < 2**31 for i in issuers
+        ):
+            raise InvalidArgument("issuer: a list of issuer ids (integers from 0 to 2^31-1)")
         config = quote_pb2.FilterConfig(
             sort_by=pb_enum(sort_by),
             sort_order=pb_enum(sort_order),

@@ -73,6 +73,8 @@ SortArg = Literal[
     "outstanding_ratio",
 ]
 WarrantKind = Literal["call", "put", "bull", "bear", "inline"]
+# Issuer ids (warrant_issuers) are int32 on the wire.
+IssuerId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 ExpiryBucket = Literal["lt_3m", "3_6m", "6_12m", "gt_12m"]
 _EXPIRY: Final = {
     "lt_3m": FilterWarrantExpiryDate.LT_3,
@@ -310,7 +312,7 @@ def register(mcp: MCPServer[AppContext]) -> None:
         sort_by: SortArg = "volume",
         descending: bool = True,
         types: Annotated[list[WarrantKind] | None, Field(max_length=5)] = None,
-        issuers: Annotated[list[int] | None, Field(max_length=50)] = None,
+        issuers: Annotated[list[IssuerId] | None, Field(max_length=50)] = None,
         expiry: Annotated[list[ExpiryBucket] | None, Field(max_length=4)] = None,
         moneyness: Literal["in", "out"] | None = None,
         status: Literal["normal", "suspended", "prepare_list"] | None = None,
