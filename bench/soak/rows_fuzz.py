@@ -185,6 +185,9 @@ async def row14(ctx: Ctx) -> Result:
     sources: dict[str, int] = {}
     slowest = 0.0
     cases = 0
+    # The first input behind each finding and each retryable broker answer, so a line that
+    # says FAIL (or an odd code) also says what to replay.
+    examples: dict[str, str] = {}
     async with sim() as env, admin(env) as http:
         params = serve_params(ctx, env, LB_MCP_TRADING="on")
         async with Client(params, mode="legacy") as client:
@@ -218,13 +221,17 @@ async def row14(ctx: Ctx) -> Result:
                         text = "".join(getattr(c, "text", "") for c in r.content)
                         if code == "INTERNAL" or "Traceback" in text:
                             findings["internal"] = findings.get("internal", 0) + 1
+                            code = "INTERNAL"
+                        if code in ("INTERNAL", "BROKER_UNAVAILABLE") and code not in examples:
+                            said = structured(r).get("error", {}).get("message", "")[:120]
+                            examples[code] = f"{tool.name} {json.dumps(args)[:160]} -> {said}"
         orders = (await http.get("/v1/trade/order/today")).json()
     placed = len((orders.get("data") or {}).get("orders", []))
     ok = not findings and placed == 0
     top = dict(sorted(codes.items(), key=lambda kv: -kv[1])[:6])
     return ok, (f"{cases} inputs over {len(tools)} tools {sources} ({note}): findings "
                 f"{findings or 0}; orders placed {placed}; slowest {slowest:.2f} s; error codes "
-                f"{top}")  # fmt: skip
+                f"{top}; first inputs {examples or 'none'}")  # fmt: skip
 
 
 ROW15_FILES = ("test_stateful_subscriptions.py", "test_stateful_orders.py")

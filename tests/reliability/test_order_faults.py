@@ -273,6 +273,24 @@ async def test_a_throttled_cancel_is_rate_limited_not_unknown(tmp_path: Path) ->
     assert order.is_open  # the cancel never left the process; retrying it later is safe
 
 
+class ThrottledLookup(TradeContext):
+    """The client-side limiter refuses the order lookup a cancel starts with."""
+
+    async def order_detail(self, *args: Any, **kwargs: Any) -> Any:
+        raise RateLimitError(
+            "client-side rate limit: the next slot is 27.87 s away", retry_after_s=27.87
+        )
+
+
+async def test_a_cancel_whose_lookup_is_throttled_is_rate_limited(tmp_path: Path) -> None:
+    # Found by row 14: it was refused as BROKER_UNAVAILABLE, a second code for one cause.
+    settings = settings_for(tmp_path, **AUTO_LIMITS)
+    async with order_rig(settings, trade_factory=lambda sim: ThrottledLookup(sim.config)) as rig:
+        outcome = await rig.service.decide(await rig.service.prepare(Action.CANCEL, order_id="2"))
+    assert (outcome.status, outcome.code) == (Status.REFUSED, "RATE_LIMITED")
+    assert "wait 27.87 s" in outcome.message
+
+
 def fast_trade(sim: Simulator) -> TradeContext:
     return WatchedTradeContext(sim.config, ws_options=fast_options())
 

@@ -27,6 +27,7 @@ from lb_mcp.sdk.enums import Mode
 from lb_mcp.sdk.errors import OpenApiException
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.trade.models import Order
+from lb_mcp.server.errors import map_exception
 from lb_mcp.server.gate.approval_page import ApprovalServer
 from lb_mcp.server.gate.confirm import Channel, ConfirmationGate, PendingState
 from lb_mcp.server.gate.delivery.journal import JournalState, new_intent_id
@@ -99,8 +100,10 @@ class OrderSteps:
         except (IntentError, FactsError) as exc:
             return await self.refuse(action, None, exc.code, exc.message, request, order_id)
         except OpenApiException as exc:
-            code = f"BROKER_{exc.code}" if exc.code is not None else "BROKER_UNAVAILABLE"
-            return await self.refuse(action, None, code, exc.message, request, order_id)
+            # The tools' one vocabulary: a throttled lookup is RATE_LIMITED (with its wait),
+            # not BROKER_UNAVAILABLE (row 14 found the cancel of a throttled lookup so).
+            failure = map_exception(exc, order_tool=True)
+            return await self.refuse(action, None, failure.code, failure.message, request, order_id)
         if reuse_open:
             open_track = self._book.matching_open(action, intent, now)
             if open_track is not None:
