@@ -12,20 +12,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 from mcp_types import ElicitResult
 
 from lb_mcp.sdk.enums import OrderSide, OrderType, TimeInForceType
 from lb_mcp.sdk.trade.context import TradeContext
-from lb_mcp.sdk.transport.signing import LongbridgeAuth
 from lb_mcp.server.gate.halt import write_halt
 from lb_mcp.server.gate.records.pending_files import write_pending
 from lb_mcp.server.gate.records.statedb import open_db
 from lb_mcp.server.output import unwrap_text
 from lb_mcp.sim import Simulator
-from tests.server.appkit import make_server, running_sim, settings_for
+from tests.server.appkit import make_server, rejected_with_text, running_sim, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -65,24 +63,10 @@ def _unsafe(text: str) -> list[str]:
 
 async def test_a_hostile_reject_reason_and_remark_reach_the_model_defanged(tmp_path: Path) -> None:
     async with running_sim() as sim:
-        async with TradeContext(sim.config) as trade:
-            placed = await trade.submit_order(
-                "700.HK", OrderType.LO, OrderSide.Buy, Decimal(100), TimeInForceType.Day,
-                submitted_price=Decimal("380"), remark=HOSTILE,
-            )  # fmt: skip
-        auth = LongbridgeAuth(
-            app_key=sim.config.app_key or "",
-            app_secret=sim.config.app_secret or "",
-            access_token=lambda: sim.config.access_token or "",
-        )
-        async with httpx.AsyncClient(base_url=sim.http_url, auth=auth) as http:
-            said = await http.post(
-                "/sim/admin/reject", params={"order_id": placed.order_id, "reason": HOSTILE}
-            )
-        assert said.json()["data"] == {"status": "RejectedStatus"}
-        assert sim.ledger.order(placed.order_id).msg == HOSTILE  # type: ignore[union-attr]
+        order_id = await rejected_with_text(sim, HOSTILE)
+        assert sim.ledger.order(order_id).msg == HOSTILE  # type: ignore[union-attr]
         async with Client(make_server(sim, settings_for(tmp_path)), mode="legacy") as client:
-            detail = await client.call_tool("order_detail", {"order_id": placed.order_id})
+            detail = await client.call_tool("order_detail", {"order_id": order_id})
     out = detail.structured_content or {}
     assert out["status"] == "Rejected"
     for field in ("msg", "remark"):

@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 
 from lb_mcp.sdk.config import Config
-from lb_mcp.sdk.enums import Mode, SubType
+from lb_mcp.sdk.enums import Mode, OrderSide, OrderType, SubType, TimeInForceType
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.sdk.quote.feed import QuotePush
 from lb_mcp.sdk.quote.models import PushQuote
+from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.transport.buffer import DEFAULT_CAPACITY
+from lb_mcp.sdk.transport.signing import LongbridgeAuth
 from lb_mcp.server.app import build_server
 from lb_mcp.server.backend import Backend
 from lb_mcp.server.settings import ServerSettings
@@ -156,6 +159,27 @@ def make_server(sim: Simulator, settings: ServerSettings, **kwargs: Any) -> Any:
     kwargs.setdefault("quote_factory", watched_quote_factory(sim))
     kwargs.setdefault("fanout_interval_s", 0.0)
     return build_server(settings, backend, **kwargs)
+
+
+async def rejected_with_text(sim: Simulator, text: str) -> str:
+    """An order placed with remark ``text`` and then rejected by the sim with reason ``text``
+    (``POST /sim/admin/reject``, signed like any client call): hostile broker text for tests."""
+    async with TradeContext(sim.config) as trade:
+        placed = await trade.submit_order(
+            "700.HK", OrderType.LO, OrderSide.Buy, Decimal(100), TimeInForceType.Day,
+            submitted_price=Decimal("380"), remark=text,
+        )  # fmt: skip
+    auth = LongbridgeAuth(
+        app_key=sim.config.app_key or "",
+        app_secret=sim.config.app_secret or "",
+        access_token=lambda: sim.config.access_token or "",
+    )
+    async with httpx.AsyncClient(base_url=sim.http_url, auth=auth) as http:
+        said = await http.post(
+            "/sim/admin/reject", params={"order_id": placed.order_id, "reason": text}
+        )
+    assert said.json()["data"] == {"status": "RejectedStatus"}
+    return str(placed.order_id)
 
 
 def money(text: str) -> Decimal:

@@ -6,21 +6,16 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
-from lb_mcp.sdk.enums import OrderSide, OrderType, TimeInForceType
-from lb_mcp.sdk.trade.context import TradeContext
-from lb_mcp.sdk.transport.signing import LongbridgeAuth
 from lb_mcp.server.output import unwrap_text
 from lb_mcp.server.text import envelope
 
-from .appkit import make_server, running_sim, settings_for
+from .appkit import make_server, rejected_with_text, running_sim, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -71,28 +66,9 @@ def test_text_that_is_not_an_envelope_is_refused() -> None:
         unwrap_text(forged)
 
 
-async def _rejected_with_hostile_text(sim: Any) -> str:
-    async with TradeContext(sim.config) as trade:
-        placed = await trade.submit_order(
-            "700.HK", OrderType.LO, OrderSide.Buy, Decimal(100), TimeInForceType.Day,
-            submitted_price=Decimal("380"), remark=HOSTILE,
-        )  # fmt: skip
-    auth = LongbridgeAuth(
-        app_key=sim.config.app_key or "",
-        app_secret=sim.config.app_secret or "",
-        access_token=lambda: sim.config.access_token or "",
-    )
-    async with httpx.AsyncClient(base_url=sim.http_url, auth=auth) as http:
-        said = await http.post(
-            "/sim/admin/reject", params={"order_id": placed.order_id, "reason": HOSTILE}
-        )
-    assert said.json()["data"] == {"status": "RejectedStatus"}
-    return str(placed.order_id)
-
-
 async def test_a_hostile_reject_reason_and_remark_stay_inside_the_envelope(tmp_path: Path) -> None:
     async with running_sim() as sim:
-        order_id = await _rejected_with_hostile_text(sim)
+        order_id = await rejected_with_text(sim, HOSTILE)
         async with Client(make_server(sim, settings_for(tmp_path)), mode="legacy") as client:
             first = await client.call_tool("order_detail", {"order_id": order_id})
             second = await client.call_tool("order_detail", {"order_id": order_id})
