@@ -7,19 +7,29 @@ import os
 from pathlib import Path
 
 
-def serve_pid(home: str) -> int | None:
-    """The ``lb-mcp serve`` child of this process whose HOME is ``home``."""
-    me = str(os.getpid())
+def serve_pids() -> list[int]:
+    """PIDs of this process's ``lb-mcp serve`` children (the stdio servers it started)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError, StopIteration):
-            status = (entry / "status").read_text()
-            ppid = next(x.split()[1] for x in status.splitlines() if x.startswith("PPid:"))
-            if ppid != me or b"serve" not in (entry / "cmdline").read_bytes():
-                continue
-            if f"HOME={home}".encode() in (entry / "environ").read_bytes().split(b"\0"):
-                return int(entry.name)
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == os.getpid() and b"serve" in argv and any(a.endswith(b"lb-mcp") for a in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def serve_pid(home: str) -> int | None:
+    """The ``lb-mcp serve`` child of this process whose HOME is ``home``."""
+    for pid in serve_pids():
+        with contextlib.suppress(OSError):
+            if f"HOME={home}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return pid
     return None
 
 

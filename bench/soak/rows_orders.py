@@ -27,6 +27,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from bench.soak.harness import LB_MCP, Ctx, Result, Row, admin, serve_env, sim, structured
+from bench.soak.procinfo import serve_pids
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.quote.context import QuoteContext
 from lb_mcp.server.gate.delivery.journal import REMARK_PREFIX, IntentJournal, JournalState
@@ -56,23 +57,6 @@ def state_dir(params: StdioServerParameters) -> Path:
     assert params.env is not None
     [journal] = Path(params.env["LB_MCP_STATE_DIR"]).rglob("journal.db")
     return journal.parent
-
-
-def serve_pids() -> list[int]:
-    """PIDs of this process's ``lb-mcp serve`` children (the stdio servers it started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        if ppid == os.getpid() and b"serve" in argv and any(a.endswith(b"lb-mcp") for a in argv):
-            found.append(int(entry.name))
-    return found
 
 
 async def sim_orders(http: Any) -> list[dict[str, Any]]:

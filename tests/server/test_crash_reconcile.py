@@ -25,6 +25,7 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 
+from bench.soak.procinfo import serve_pids
 from lb_mcp.sdk.config import Config
 from lb_mcp.sdk.trade.context import TradeContext
 from lb_mcp.sdk.trade.order_models import Order
@@ -96,23 +97,6 @@ def _params(sim_env: dict[str, str], state_dir: Path) -> StdioServerParameters:
     return StdioServerParameters(command=LB_MCP, args=["serve"], env=env)
 
 
-def _serve_children() -> list[int]:
-    """PIDs of this process's children running ``lb-mcp serve`` (the stdio servers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        if ppid == os.getpid() and b"serve" in argv and any(a.endswith(b"lb-mcp") for a in argv):
-            found.append(int(entry.name))
-    return found
-
-
 async def _our_orders(sim_env: dict[str, str]) -> list[Order]:
     """The sim's true list of orders placed through lb-mcp, over its REST API."""
     async with TradeContext(Config.from_apikey_env(env=sim_env)) as trade:
@@ -145,7 +129,7 @@ async def test_a_kill_during_the_broker_call_reconciles_on_restart_without_a_dup
                 [withheld_id] = waited.json()["data"]["withheld"]
                 [sent] = _unresolved(_mode_dir(state_dir))
                 assert sent.state is JournalState.SENT
-                [pid] = _serve_children()
+                [pid] = serve_pids()
                 os.kill(pid, signal.SIGKILL)
             [order] = await _our_orders(sim_env)
             assert order.order_id == withheld_id
